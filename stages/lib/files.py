@@ -1,0 +1,91 @@
+"""Output that appears whole or not at all, and checksums.
+
+Every stage writes through these helpers: data goes to a temporary path beside the target and is renamed
+into place only when complete, so a stage killed halfway leaves nothing DVC or the next stage could mistake
+for a result.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success rename it to `target`, on error delete it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs get the usual permissions
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path | str) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside `target`; on success it replaces `target` whole."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_text(path: Path | str, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: Path | str, obj) -> None:
+    # Sorted keys and a trailing newline: the same content always gives the same bytes (stable DVC hashes).
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path | str):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def save_npy(path: Path | str, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with tmp.open("wb") as f:
+            np.save(f, array, allow_pickle=False)
+
+
+def write_lines(path: Path | str, lines) -> None:
+    """One item per line, '\\n' only; read back with read_lines (not splitlines, which also splits on \\x85)."""
+    write_text(path, "".join(f"{line}\n" for line in lines))
+
+
+def read_lines(path: Path | str) -> list[str]:
+    text = Path(path).read_text(encoding="utf-8")
+    return text.split("\n")[:-1] if text else []
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

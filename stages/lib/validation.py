@@ -1,0 +1,121 @@
+"""Run a Great Expectations suite on a DataFrame and turn the result into reports a person can act on.
+
+The result is reduced to what matters and is deterministic (no run ids or timestamps), so the JSON report
+only changes when the data or the contract changed: DVC and git diffs stay meaningful.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from stages.lib.files import write_json, write_text
+
+EXAMPLES = 5  # offending rows shown per failed expectation
+
+
+def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None) -> dict:
+    """Validate `frame` against `expectations` (GX 1.x Expectation objects); return a compact result dict."""
+    warnings.filterwarnings("ignore", module="great_expectations")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    batch = (context.data_sources.add_pandas(name).add_dataframe_asset(name)
+             .add_batch_definition_whole_dataframe(name).get_batch(batch_parameters={"dataframe": frame}))
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
+    if index_column:
+        result_format["unexpected_index_column_names"] = [index_column]
+    result = batch.validate(suite, result_format=result_format)
+    checks = [_summarise(r.to_json_dict(), index_column) for r in result.results]
+    checks.sort(key=lambda c: (c["expectation"], c.get("column") or ""))
+    return {"suite": name, "success": bool(result.success), "rows": len(frame),
+            "failed": sum(not c["success"] for c in checks), "checks": checks}
+
+
+def _summarise(r: dict, index_column: str | None) -> dict:
+    config, res = r["expectation_config"], r.get("result") or {}
+    kwargs = {k: v for k, v in config["kwargs"].items() if k not in ("batch_id", "result_format")}
+    check = {"expectation": config["type"], "column": kwargs.pop("column", None), "kwargs": kwargs,
+             "success": bool(r["success"])}
+    if "observed_value" in res:
+        check["observed"] = res["observed_value"]
+    if "unexpected_count" in res:
+        check["unexpected_count"] = res["unexpected_count"]
+        check["unexpected_percent"] = round(res.get("unexpected_percent") or 0.0, 4)
+    if not r["success"]:
+        rows = res.get("partial_unexpected_index_list") or []
+        values = res.get("partial_unexpected_list") or []
+        check["examples"] = [_shorten(x) for x in (rows or values)[:EXAMPLES]]
+    if r.get("exception_info", {}).get("raised_exception"):
+        check["error"] = r["exception_info"]["exception_message"]
+    return check
+
+
+def _shorten(value, limit: int = 80):
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "..."
+    return value
+
+
+def render_markdown(results: list[dict], title: str) -> str:
+    ok = all(r["success"] for r in results)
+    lines = [f"# {title}", "", f"**{'PASSED' if ok else 'FAILED'}**", ""]
+    for r in results:
+        lines += [f"## Suite `{r['suite']}`: {r['rows']} rows, {r['failed']} failed of {len(r['checks'])}", "",
+                  "| | expectation | column | expected | observed / unexpected | examples |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for c in r["checks"]:
+            observed = c.get("observed", "")
+            if "unexpected_count" in c:
+                observed = f"{c['unexpected_count']} rows ({c['unexpected_percent']}%)"
+            cells = ["ok" if c["success"] else "**FAIL**", c["expectation"], c["column"] or "",
+                     _md(c["kwargs"]), _md(observed), _md(c.get("examples", ""))]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md(value) -> str:
+    text = "" if value in ("", None, {}) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def failure_summary(results: list[dict]) -> str:
+    """One line per failed expectation: what, where, what was seen, which rows."""
+    out = []
+    for r in results:
+        for c in r["checks"]:
+            if c["success"]:
+                continue
+            what = f"{r['suite']}: {c['expectation']}" + (f" on column '{c['column']}'" if c["column"] else "")
+            seen = (f"{c['unexpected_count']} unexpected rows" if "unexpected_count" in c
+                    else f"observed {c.get('observed')!r}")
+            line = f"  - {what} {_md(c['kwargs'])}: {seen}"
+            if c.get("examples"):
+                line += f"; e.g. {c['examples'][:3]}"
+            if c.get("error"):
+                line += f"; error: {c['error']}"
+            out.append(line)
+    return "\n".join(out)
+
+
+def write_reports(prefix: Path | str, results: list[dict], title: str) -> bool:
+    """Write <prefix>.json and <prefix>.md; print a summary; return True when every suite passed."""
+    prefix = Path(prefix)
+    ok = all(r["success"] for r in results)
+    write_json(prefix.with_suffix(".json"), {"success": ok, "suites": results})
+    write_text(prefix.with_suffix(".md"), render_markdown(results, title))
+    if ok:
+        print(f"{title}: all {sum(len(r['checks']) for r in results)} checks passed -> {prefix}.md")
+    else:
+        print(f"{title}: FAILED, see {prefix}.md\n{failure_summary(results)}", file=sys.stderr)
+    return ok
