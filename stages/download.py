@@ -62,7 +62,7 @@ def carve_test_split(texts: pd.Series, labels: pd.Series, test_size: float, seed
         order = rng.permutation(len(g))
         sizes = g["size"].to_numpy()[order]
         quota = round(test_size * sizes.sum())
-        take = np.cumsum(sizes) <= quota
+        take = np.cumsum(sizes) - sizes / 2 < quota  # a group goes to test if most of it fits the quota
         test_texts.append(g.index.to_numpy()[order][take])
     is_test = frame["text"].isin(np.concatenate(test_texts)).to_numpy()
     return np.where(is_test, "test", "train")
@@ -219,8 +219,7 @@ def write_raw(out_dir: Path, reviews, ood, words, vectors, manifest) -> None:
         write_json(tmp / "manifest.json", manifest)
 
 
-def main() -> None:
-    params = load_params()
+def main(params: dict) -> None:
     source = params["data"]["source"]
     try:
         reviews, ood, words, vectors, inputs = SOURCES[source](params)
@@ -233,4 +232,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(load_params())

@@ -104,8 +104,7 @@ def validate(params: dict, manifest: dict, reviews: pd.DataFrame, ood: pd.DataFr
     return results
 
 
-def main() -> None:
-    params = load_params()
+def main(params: dict) -> None:
     from stages.lib.validation import write_reports
 
     manifest = read_json(RAW_DIR / "manifest.json")
@@ -119,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(load_params())

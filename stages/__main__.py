@@ -1,0 +1,22 @@
+"""Run one pipeline stage: `python -m stages <stage>` (this is what dvc.yaml calls).
+
+params.yaml is loaded and checked here, before the stage module and its heavy imports (pandas, TensorFlow,
+Great Expectations) are loaded, so a bad value fails in a fraction of a second.
+"""
+import importlib
+import sys
+
+from stages.lib.params import load_params
+
+STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"]
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1 or argv[0] not in STAGES:
+        sys.exit(f"usage: python -m stages <stage>, where <stage> is one of: {', '.join(STAGES)}")
+    params = load_params()
+    importlib.import_module(f"stages.{argv[0]}").main(params)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

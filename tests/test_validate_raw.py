@@ -1,0 +1,76 @@
+"""validate_raw: Great Expectations suites on the reviews and GloVe; failures are named with their rows."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages.download import build_manifest
+from stages.lib.validation import failure_summary, render_markdown, write_reports
+from stages.validate_raw import validate
+from tests import fixtures
+
+
+@pytest.fixture
+def clean():
+    texts = fixtures.POSITIVE + fixtures.NEGATIVE
+    reviews = pd.DataFrame({"id": [f"r{i}" for i in range(8)], "text": texts, "label": [1] * 4 + [0] * 4,
+                            "split": ["train", "train", "test", "test"] * 2})
+    words = fixtures.GLOVE_WORDS
+    vectors = np.ones((len(words), 50), np.float32)
+    ood = reviews.head(0)[["id", "text", "label"]]
+    return reviews, ood, words, vectors
+
+
+def run(params, reviews, ood, words, vectors):
+    manifest = build_manifest("local", {}, reviews, ood, words, vectors)
+    return validate(params, manifest, reviews, ood, words, vectors)
+
+
+def test_clean_data_passes(default_params, clean):
+    results = run(default_params, *clean)
+    assert all(r["success"] for r in results), failure_summary(results)
+
+
+def test_corrupted_reviews_fail_with_each_problem_named(default_params, clean, tmp_path):
+    reviews, ood, words, vectors = clean
+    bad = reviews.copy()
+    bad["label"] = bad["label"].astype("int64")
+    bad.loc[1, "text"] = None                      # a null text
+    bad.loc[2, "label"] = 2                        # a label outside {0, 1}
+    bad.loc[3, "id"] = "r0"                        # a duplicated id
+    bad.loc[6, "text"] = bad.loc[0, "text"]        # a train text (r0) also in test (r6)
+    manifest = build_manifest("local", {}, reviews, ood, words, vectors)
+    results = validate(default_params, manifest, bad, ood, words, vectors)
+    assert not write_reports(tmp_path / "raw", results, "Raw data validation")
+
+    failed = {(c["expectation"], c["column"]): c for r in results for c in r["checks"] if not c["success"]}
+    assert failed[("expect_column_values_to_not_be_null", "text")]["unexpected_count"] == 1
+    assert failed[("expect_column_values_to_be_in_set", "label")]["examples"] == [{"label": 2, "id": "r2"}]
+    assert {"id": "r0"} in failed[("expect_column_values_to_be_unique", "id")]["examples"]
+    both = failed[("expect_column_values_to_be_in_set", "text_in_train_and_test")]
+    assert {e["id"] for e in both["examples"]} == {"r0", "r6"}
+    report = (tmp_path / "raw.md").read_text()
+    for needle in ("FAILED", "text_in_train_and_test", "'label': 2", "'id': 'r0'", "expect_column_values_to_not_be_null"):
+        assert needle in report
+    assert (tmp_path / "raw.json").exists()
+
+
+def test_glove_problems_are_caught(default_params, clean):
+    reviews, ood, words, vectors = clean
+    vectors = vectors.copy()
+    vectors[3, 7] = np.nan
+    words = words[:-1] + [words[0]]  # a duplicated word
+    results = run(default_params, reviews, ood, words, vectors)
+    glove = next(r for r in results if r["suite"] == "glove")
+    failed = {(c["expectation"], c["column"]) for c in glove["checks"] if not c["success"]}
+    assert failed == {("expect_column_values_to_be_in_set", "vector_is_finite"),
+                      ("expect_column_values_to_be_unique", "word")}
+
+
+def test_wrong_dimension_and_imbalance_are_caught(default_params, clean):
+    reviews, ood, words, vectors = clean
+    unbalanced = reviews.assign(label=[1, 1, 1, 1, 1, 1, 0, 0])
+    params = {**default_params, "data": {**default_params["data"], "glove_dim": 100}}
+    results = run(params, unbalanced, ood, words, vectors)
+    failed = {r["suite"] for r in results if not r["success"]}
+    assert failed == {"glove", "class_balance"}
+    assert "positive_share" in render_markdown(results, "t")
