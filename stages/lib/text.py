@@ -1,0 +1,79 @@
+"""One tokenizer, two engines: Arrow for the pipeline (vectorised, fast), TensorFlow for the exported model.
+
+Both apply the same steps with the same RE2 regular expressions (Arrow and TensorFlow both use RE2):
+lower-case (Unicode), HTML line breaks to spaces, apostrophes dropped ("don't" -> "dont", as Keras'
+default standardisation does), every run of characters that are not letters, digits or combining marks
+to one space, then split on spaces. tests/test_text.py checks that both give identical ids.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+PAD, OOV = "", "[UNK]"  # ids 0 and 1, as in Keras' TextVectorization
+STANDARDIZE_STEPS = [
+    (r"<br\s*/?>", " "),                 # HTML line breaks, common in IMDB reviews
+    (r"['’‘`]", ""),                     # apostrophes: "don't" -> "dont"
+    (r"[^\p{L}\p{N}\p{M}]+", " "),       # punctuation, symbols and whitespace -> one space
+]
+
+
+def _tokenize_chunk(texts: pa.Array) -> pa.ListArray:
+    x = pc.utf8_lower(texts)
+    for pattern, replacement in STANDARDIZE_STEPS:
+        x = pc.replace_substring_regex(x, pattern, replacement)
+    return pc.ascii_split_whitespace(x)  # only ASCII spaces are left between tokens
+
+
+def tokenize(texts, threads: int | None = None) -> pa.ListArray:
+    """Token lists of `texts` (a sequence or Arrow array of strings) with the Arrow engine.
+
+    Arrow's kernels release the GIL, so slices of the corpus are standardised on all cores at once.
+    """
+    texts = pa.array(texts, type=pa.string())
+    if isinstance(texts, pa.ChunkedArray):  # what pandas' Arrow-backed strings convert to
+        texts = texts.combine_chunks()
+    threads = max(1, min(threads or os.cpu_count() or 1, len(texts) // 1000 or 1))
+    size = -(-len(texts) // threads)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(_tokenize_chunk, [texts.slice(i * size, size) for i in range(threads)]))
+    return pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
+
+
+def encode(tokens: pa.ListArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hash every token once: (codes int32 per token, unique tokens as an object array, offsets int64)."""
+    encoded = pc.list_flatten(tokens).dictionary_encode()
+    offsets = tokens.offsets.to_numpy().astype(np.int64)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    return codes, encoded.dictionary.to_numpy(zero_copy_only=False), offsets - offsets[0]
+
+
+def build_vocabulary(codes: np.ndarray, uniques: np.ndarray, vocab_size: int) -> tuple[list[str], np.ndarray]:
+    """Vocabulary from the codes of the training tokens: padding, OOV, then the most frequent tokens, equal
+    counts broken alphabetically. Returns (vocabulary, id_of_code) where id_of_code maps codes to ids."""
+    counts = np.bincount(codes, minlength=len(uniques))
+    seen = np.flatnonzero(counts)
+    order = seen[np.lexsort((uniques[seen].astype(str), -counts[seen]))][: vocab_size - 2]
+    id_of_code = np.ones(len(uniques), dtype=np.int32)  # everything else is OOV (1)
+    id_of_code[order] = np.arange(2, len(order) + 2, dtype=np.int32)
+    return [PAD, OOV] + uniques[order].tolist(), id_of_code
+
+
+def ids_for(texts, vocabulary: list[str]) -> list[list[int]]:
+    """Token ids of a few texts with a saved vocabulary (for tests and small inputs)."""
+    index = {token: i for i, token in enumerate(vocabulary) if i >= 2}
+    return [[index.get(t, 1) for t in row] for row in tokenize(texts).to_pylist()]
+
+
+def tf_standardize(texts):
+    """The same standardisation in TensorFlow, for the model that reads raw text."""
+    import tensorflow as tf
+
+    x = tf.strings.lower(texts, encoding="utf-8")
+    for pattern, replacement in STANDARDIZE_STEPS:
+        x = tf.strings.regex_replace(x, pattern, replacement)
+    return x

@@ -1,0 +1,92 @@
+"""Stage `validate_features`: the contract of the tensors that training reads, checked with Great Expectations.
+
+Padded arrays: ids inside [0, vocab_size), every row exactly `maxlen` long, labels aligned with rows and in
+{0, 1}, and not too many rows that are padding only. Embedding matrix: the right shape, finite, padding row
+zero, GloVe coverage at least `validation.features.min_glove_coverage`. A failure writes a readable report
+(reports/validation/features.md), exits non-zero, and nothing downstream runs.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.lib.files import read_json
+from stages.lib.params import load_params
+from stages.lib.ragged import SPLITS
+
+PADDED_DIR = Path("data/processed/padded")
+MATRIX = Path("data/processed/embedding_matrix.npy")
+REPORT = Path("reports/validation/features")
+
+
+def rows_frame(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """One row per padded review: its smallest and largest id, length, label, and whether it is all padding."""
+    x2 = x.reshape(len(x), -1) if x.ndim != 2 else x
+    n = len(x2)
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[:min(n, len(y))] = y[:n]  # a missing label shows up as -1, outside {0, 1}
+    return pd.DataFrame({
+        "row": np.arange(n), "min_id": x2.min(axis=1, initial=0), "max_id": x2.max(axis=1, initial=0),
+        "length": np.full(n, x2.shape[1]), "label": labels, "all_padding": (x2 == 0).all(axis=1).astype(int)})
+
+
+def rows_expectations(params: dict, n_labels: int) -> list:
+    import great_expectations.expectations as gxe
+
+    limit = params["validation"]["features"]["max_all_padding_share"]
+    return [
+        gxe.ExpectTableRowCountToEqual(value=n_labels),  # one label per row
+        gxe.ExpectColumnValuesToBeBetween(column="min_id", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="max_id", max_value=params["tokenize"]["vocab_size"] - 1),
+        gxe.ExpectColumnValuesToBeInSet(column="length", value_set=[params["maxlen"]]),
+        gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
+        gxe.ExpectColumnMeanToBeBetween(column="all_padding", max_value=limit),
+        gxe.ExpectColumnSumToBeBetween(column="all_padding", min_value=0),  # reports the count of such rows
+    ]
+
+
+def matrix_frame(matrix: np.ndarray, coverage: dict) -> pd.DataFrame:
+    m = matrix if matrix.ndim == 2 else matrix.reshape(len(matrix), -1)
+    return pd.DataFrame({"rows": [m.shape[0]], "dim": [m.shape[1]], "finite": [bool(np.isfinite(m).all())],
+                         "padding_row_zero": [bool(len(m) and not m[0].any())],
+                         "vocab_coverage": [coverage["vocab_coverage"]]})
+
+
+def matrix_expectations(params: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeInSet(column="rows", value_set=[params["tokenize"]["vocab_size"]]),
+        gxe.ExpectColumnValuesToBeInSet(column="dim", value_set=[params["data"]["glove_dim"]]),
+        gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
+        gxe.ExpectColumnValuesToBeInSet(column="padding_row_zero", value_set=[True]),
+        gxe.ExpectColumnValuesToBeBetween(column="vocab_coverage",
+                                          min_value=params["validation"]["features"]["min_glove_coverage"]),
+    ]
+
+
+def validate(params: dict, arrays: dict[str, tuple[np.ndarray, np.ndarray]], matrix: np.ndarray,
+             coverage: dict) -> list[dict]:
+    from stages.lib.validation import run_suite
+
+    results = [run_suite(f"padded_{split}", rows_frame(x, y), rows_expectations(params, len(y)), "row")
+               for split, (x, y) in arrays.items() if len(x) or split != "ood"]
+    results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage), matrix_expectations(params), None))
+    return results
+
+
+def main(params: dict) -> None:
+    from stages.lib.validation import write_reports
+
+    arrays = {split: (np.load(PADDED_DIR / f"{split}_x.npy"), np.load(PADDED_DIR / f"{split}_y.npy"))
+              for split in SPLITS}
+    results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"))
+    if not write_reports(REPORT, results, "Feature validation"):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(load_params())
