@@ -44,7 +44,8 @@ def review_expectations(params: dict, manifest: dict) -> list:
         gxe.ExpectTableColumnsToMatchSet(column_set=["id", "text", "label", "split"], exact_match=False),
         gxe.ExpectTableRowCountToEqual(value=manifest["reviews"]["rows"]),
         gxe.ExpectColumnValuesToBeOfType(column="text", type_="str"),
-        gxe.ExpectColumnValuesToBeInTypeList(column="label", type_list=["int64", "int32", "int8"]),
+        gxe.ExpectColumnValuesToBeOfType(column="label", type_="int64"),
+        gxe.ExpectColumnValuesToNotBeNull(column="label"),  # set expectations below skip nulls
         gxe.ExpectColumnValuesToNotBeNull(column="id"),
         gxe.ExpectColumnValuesToBeUnique(column="id"),
         gxe.ExpectColumnValuesToNotBeNull(column="text"),

@@ -52,3 +52,43 @@ def glove_text(dim: int, seed: int = 0) -> tuple[bytes, np.ndarray]:
 
 def glove_archive(dims=(50, 100)) -> bytes:
     return zip_bytes({f"glove.6B.{d}d.txt": glove_text(d, seed=d)[0] for d in dims})
+
+
+NEUTRAL = "the a of and to is in it this that was as with for movie film story plot actor scene time".split()
+GOOD = "great excellent wonderful superb brilliant loved best moving beautiful".split()
+BAD = "awful boring terrible worst waste dull stupid poor bad".split()
+
+
+def synthetic_reviews(n: int, seed: int = 0):
+    """n labelled reviews whose sentiment words carry the label; lengths vary from 5 to 60 words."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        length = int(rng.integers(5, 60))
+        words = list(rng.choice(NEUTRAL, size=length))
+        for pos in rng.integers(0, length, size=max(1, length // 6)):
+            words[pos] = rng.choice(GOOD if label else BAD)
+        text = " ".join(words).capitalize() + (". <br /><br />" if i % 3 == 0 else "!")
+        rows.append((f"{text} #{i}", label))  # the number keeps texts unique
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+def tiny_project(root, params: dict, n_reviews: int = 400) -> dict:
+    """A scratch project using the local source: reviews CSV and a GloVe file covering most of its words."""
+    import yaml
+
+    root.mkdir(parents=True, exist_ok=True)
+    synthetic_reviews(n_reviews).to_csv(root / "reviews.csv", index=False)
+    words = NEUTRAL + GOOD + BAD[:-2] + ["unused"]  # two words without a vector, for OOV handling
+    vectors = np.random.default_rng(1).normal(0, 0.5, size=(len(words), 50)).round(5)
+    (root / "glove.txt").write_text("".join(w + " " + " ".join(map(str, v)) + "\n" for w, v in zip(words, vectors)))
+    params = yaml.safe_load(yaml.safe_dump(params))  # a deep copy
+    params["data"].update(source="local", local={"reviews": "reviews.csv", "glove": "glove.txt"})
+    params["tokenize"]["vocab_size"] = 60
+    params["maxlen"] = 40
+    params["validation"]["features"]["min_glove_coverage"] = 0.5
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return params

@@ -2,8 +2,12 @@
 
 Both apply the same steps with the same RE2 regular expressions (Arrow and TensorFlow both use RE2):
 lower-case (Unicode), HTML line breaks to spaces, apostrophes dropped ("don't" -> "dont", as Keras'
-default standardisation does), every run of characters that are not letters, digits or combining marks
-to one space, then split on spaces. tests/test_text.py checks that both give identical ids.
+default standardisation does), every run of characters that are not letters or digits to one space, then
+split on spaces. tests/test_text.py checks that both give identical ids.
+
+Two steps exist only to make the engines agree where their lower-casing differs: TensorFlow (ICU) lowers
+"İ" to "i" plus a combining dot and a final "Σ" to "ς", Arrow to "i" and "σ"; so combining marks are
+dropped and "ς" is read as "σ". (Precomposed letters such as "é" are single code points and stay as they are.)
 """
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ import pyarrow.compute as pc
 PAD, OOV = "", "[UNK]"  # ids 0 and 1, as in Keras' TextVectorization
 STANDARDIZE_STEPS = [
     (r"<br\s*/?>", " "),                 # HTML line breaks, common in IMDB reviews
-    (r"['’‘`]", ""),                     # apostrophes: "don't" -> "dont"
-    (r"[^\p{L}\p{N}\p{M}]+", " "),       # punctuation, symbols and whitespace -> one space
+    (r"['’‘`\p{M}]", ""),                # apostrophes ("don't" -> "dont") and combining marks
+    (r"ς", "σ"),                         # final sigma, see above
+    (r"[^\p{L}\p{N}]+", " "),            # punctuation, symbols and whitespace -> one space
 ]
 
 
@@ -26,7 +31,17 @@ def _tokenize_chunk(texts: pa.Array) -> pa.ListArray:
     x = pc.utf8_lower(texts)
     for pattern, replacement in STANDARDIZE_STEPS:
         x = pc.replace_substring_regex(x, pattern, replacement)
-    return pc.ascii_split_whitespace(x)  # only ASCII spaces are left between tokens
+    return _drop_empty(pc.ascii_split_whitespace(x))  # only ASCII spaces are left between tokens
+
+
+def _drop_empty(lists: pa.ListArray) -> pa.ListArray:
+    """Arrow's split keeps '' at the edges (" a " -> ['', 'a', '']); TensorFlow's does not. Drop them."""
+    flat = pc.list_flatten(lists)
+    keep = pc.greater(pc.binary_length(flat), 0)
+    rows = pc.list_parent_indices(lists).filter(keep).to_numpy()
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=len(lists)), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), flat.filter(keep))
 
 
 def tokenize(texts, threads: int | None = None) -> pa.ListArray:
@@ -77,3 +92,12 @@ def tf_standardize(texts):
     for pattern, replacement in STANDARDIZE_STEPS:
         x = tf.strings.regex_replace(x, pattern, replacement)
     return x
+
+
+def make_vectorizer(vocabulary: list[str], maxlen: int | None = None):
+    """A Keras TextVectorization giving the pipeline's ids (ragged, or cut/padded at the end to `maxlen`)."""
+    import keras
+
+    return keras.layers.TextVectorization(
+        standardize=tf_standardize, split="whitespace", vocabulary=vocabulary, output_mode="int",
+        ragged=maxlen is None, output_sequence_length=maxlen)
