@@ -24,7 +24,9 @@ repro: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# The benchmark also needs the legacy Keras 2 API of the tutorials (tf_keras); --no-deps keeps the CPU pins.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tf-keras==2.21.0
 	$(BIN)/python -m benchmarks.text_to_tensors
 
 clean-venv:

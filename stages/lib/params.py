@@ -98,6 +98,17 @@ class Words:
         return value
 
 
+class IncreasingInts:
+    """A non-empty list of positive integers in increasing order."""
+
+    def __call__(self, key: str, value: Any) -> list:
+        ok = isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                       for v in value)
+        if not ok or any(a >= b for a, b in zip(value, value[1:])):
+            raise ParamsError(f"{key}: expected a list of increasing positive integers, got {value!r}")
+        return value
+
+
 def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> None:
     if lo is not None and value < lo:
         raise ParamsError(f"{key}: expected a value >= {lo}, got {value!r}")
@@ -130,7 +141,24 @@ SCHEMA: dict = {
     },
     "tokenize": {"vocab_size": Int(3, 10_000_000)},
     "pad": {"padding": OneOf("pre", "post"), "truncating": OneOf("pre", "post")},
-    "embedding": {"oov_init": OneOf("zeros", "normal")},
+    "embedding": {"oov_init": OneOf("zeros", "normal"), "pretrained": Bool(), "trainable": Bool()},
+    "train": {
+        "model": OneOf("flatten", "gap", "cnn", "bilstm", "fasttext"),
+        "epochs": Int(1, 1000),
+        "patience": Int(0, 1000),
+        "batch_size": Int(1, 1_000_000),
+        "learning_rate": Float(0.0, 10.0, open_lo=True),
+        "dropout": Float(0.0, 1.0, open_hi=True),
+        "validation_split": Float(0.0, 1.0, open_lo=True, open_hi=True),
+        "max_train_samples": Int(2, None, nullable=True),
+        "bigram_buckets": Int(1, 100_000_000),
+    },
+    "evaluate": {
+        "threshold": Float(0.0, 1.0, open_lo=True, open_hi=True),
+        "length_buckets": IncreasingInts(),
+        "errors_shown": Int(0, 10_000),
+    },
+    "export": {"probe_words": Words(), "neighbours": Int(1, 1000)},
 }
 
 

@@ -1,0 +1,91 @@
+"""Stage `evaluate`: the trained model on the held-out test set (and out-of-domain sentences when present).
+
+Writes reports/metrics.json (accuracy, precision, recall, F1, ROC AUC, log loss; out-of-domain accuracy and
+AUC; accuracy by review length), the data of the plots dvc.yaml declares (ROC, precision-recall, confusion
+matrix) under reports/plots/, every test prediction in reports/predictions.csv, and reports/errors.md: the
+test reviews the model got most confidently wrong.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.lib.files import atomic_path, write_json, write_text
+from stages.lib.metrics import binary_metrics, curve_points, rounded
+from stages.lib.params import load_params
+
+PADDED_DIR, INTERIM_DIR = Path("data/processed/padded"), Path("data/interim")
+MODEL = Path("models/model.keras")
+REPORTS = Path("reports")
+
+
+def predict(model, x: np.ndarray) -> np.ndarray:
+    if len(x) == 0:
+        return np.zeros(0, np.float32)
+    return model.predict(x, batch_size=1024, verbose=0)[:, 0]
+
+
+def length_buckets(lengths: np.ndarray, bounds: list[int]) -> tuple[np.ndarray, list[str]]:
+    names = [f"<= {bounds[0]}"] + [f"{a + 1}-{b}" for a, b in zip(bounds, bounds[1:])] + [f"> {bounds[-1]}"]
+    return np.searchsorted(bounds, lengths, side="left"), names
+
+
+def accuracy_by_length(y, p, lengths, bounds, threshold) -> dict:
+    bucket, names = length_buckets(lengths, bounds)
+    correct = (p > threshold).astype(int) == y
+    return {name: {"accuracy": round(float(correct[bucket == i].mean()), 6), "n": int((bucket == i).sum())}
+            for i, name in enumerate(names) if (bucket == i).any()}
+
+
+def errors_markdown(test: pd.DataFrame, n: int) -> str:
+    wrong = test[test["predicted"] != test["label"]].copy()
+    wrong["confidence"] = (wrong["probability"] - 0.5).abs()
+    wrong = wrong.sort_values(["confidence", "id"], ascending=[False, True]).head(n)
+    lines = ["# Most confidently wrong test reviews", "",
+             f"{int((test['predicted'] != test['label']).sum())} of {len(test)} test reviews are misclassified; "
+             f"the {len(wrong)} the model was surest about:", ""]
+    for row in wrong.itertuples():
+        text = " ".join(str(row.text).replace("<br />", " ").split())
+        lines += [f"## `{row.id}`: label {'positive' if row.label else 'negative'}, "
+                  f"P(positive) = {row.probability:.4f}", "", f"> {text[:400]}{'...' if len(text) > 400 else ''}", ""]
+    return "\n".join(lines)
+
+
+def main(params: dict) -> None:
+    import keras
+
+    import stages.lib.models  # noqa: F401  (registers the custom layers the model file refers to)
+
+    cfg = params["evaluate"]
+    model = keras.models.load_model(MODEL)
+    x, y = np.load(PADDED_DIR / "test_x.npy"), np.load(PADDED_DIR / "test_y.npy")
+    p = predict(model, x)
+    lengths = np.diff(np.load(INTERIM_DIR / "test_offsets.npy"))  # tokens before padding or cutting
+    metrics = {"test": rounded(binary_metrics(y, p, cfg["threshold"])),
+               "test_by_length": accuracy_by_length(y, p, lengths, cfg["length_buckets"], cfg["threshold"])}
+    ood_x, ood_y = np.load(PADDED_DIR / "ood_x.npy"), np.load(PADDED_DIR / "ood_y.npy")
+    if len(ood_x):
+        ood = binary_metrics(ood_y, predict(model, ood_x), cfg["threshold"])
+        metrics["ood"] = rounded({k: ood[k] for k in ("accuracy", "roc_auc", "n")})
+    write_json(REPORTS / "metrics.json", metrics)
+
+    reviews = pd.read_parquet("data/raw/reviews.parquet")
+    test = reviews[reviews["split"] == "test"].reset_index(drop=True)  # the order tokenize wrote
+    test = test.assign(probability=p.round(6), predicted=(p > cfg["threshold"]).astype(int), tokens=lengths)
+    with atomic_path(REPORTS / "predictions.csv") as tmp:
+        test[["id", "label", "probability", "predicted", "tokens"]].to_csv(tmp, index=False, float_format="%.6f")
+    roc, prc = curve_points(y, p)
+    write_json(REPORTS / "plots/roc.json", {"roc": roc})
+    write_json(REPORTS / "plots/precision_recall.json", {"prc": prc})
+    with atomic_path(REPORTS / "plots/confusion.csv") as tmp:
+        pd.DataFrame({"actual": y, "predicted": test["predicted"]}).to_csv(tmp, index=False)
+    write_text(REPORTS / "errors.md", errors_markdown(test, cfg["errors_shown"]))
+    t = metrics["test"]
+    print(f"evaluate: test accuracy {t['accuracy']:.4f}, F1 {t['f1']:.4f}, ROC AUC {t['roc_auc']:.4f}"
+          + (f"; out-of-domain accuracy {metrics['ood']['accuracy']:.4f}" if "ood" in metrics else ""))
+
+
+if __name__ == "__main__":
+    main(load_params())

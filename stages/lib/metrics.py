@@ -1,0 +1,52 @@
+"""Binary classification metrics in plain NumPy (no scikit-learn dependency for six formulas)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+EPS = 1e-7  # clip probabilities as Keras' binary cross-entropy does
+
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """Area under the ROC curve via the rank statistic (ties get average ranks); None with one class only."""
+    pos, neg = int((y == 1).sum()), int((y == 0).sum())
+    if pos == 0 or neg == 0:
+        return None
+    ranks = pd.Series(p).rank(method="average").to_numpy()
+    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    predicted = (p > threshold).astype(int)
+    tp, fp = int(((predicted == 1) & (y == 1)).sum()), int(((predicted == 1) & (y == 0)).sum())
+    fn = int(((predicted == 0) & (y == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    clipped = np.clip(p.astype(np.float64), EPS, 1 - EPS)
+    return {
+        "accuracy": float((predicted == y).mean()),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "roc_auc": roc_auc(y, p),
+        "log_loss": float(-np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped))),
+        "n": int(len(y)),
+    }
+
+
+def curve_points(y: np.ndarray, p: np.ndarray, points: int = 101) -> tuple[list[dict], list[dict]]:
+    """ROC and precision-recall curves at `points` evenly spaced thresholds (small files for DVC plots)."""
+    roc, prc = [], []
+    pos, neg = max(int((y == 1).sum()), 1), max(int((y == 0).sum()), 1)
+    for t in np.linspace(0, 1, points):
+        predicted = p >= t
+        tp, fp = int((predicted & (y == 1)).sum()), int((predicted & (y == 0)).sum())
+        roc.append({"threshold": round(float(t), 4), "fpr": round(fp / neg, 6), "tpr": round(tp / pos, 6)})
+        if tp + fp:
+            prc.append({"threshold": round(float(t), 4), "recall": round(tp / pos, 6),
+                        "precision": round(tp / (tp + fp), 6)})
+    return roc, prc
+
+
+def rounded(metrics: dict, digits: int = 6) -> dict:
+    return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in metrics.items()}

@@ -1,0 +1,48 @@
+"""The layer that lets the exported model read raw review strings.
+
+It runs the pipeline's own tokenizer (stages.lib.text: same standardisation, same vocabulary) inside the
+model, then cuts and pads to `maxlen` exactly as the `pad` stage does (pre or post), so the served model
+sees the ids that training saw. TensorFlow backend only, as is Keras' TextVectorization.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from stages.lib.text import make_vectorizer, tf_standardize
+
+# The standardisation is a plain function; registering it lets a saved model find it again.
+keras.saving.register_keras_serializable(package="imdb_embeddings", name="tf_standardize")(tf_standardize)
+
+
+@keras.saving.register_keras_serializable(package="imdb_embeddings")
+class RawTextToIds(keras.layers.Layer):
+    def __init__(self, vocabulary: list[str], maxlen: int, padding: str = "post", truncating: str = "post",
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary, self.maxlen, self.padding, self.truncating = list(vocabulary), maxlen, padding, truncating
+        self.vectorizer = make_vectorizer(self.vocabulary)
+
+    def build(self, input_shape=None):  # nothing to create: the vocabulary was set in __init__
+        self.built = True
+
+    def call(self, texts):
+        ids = self.vectorizer(tf.reshape(texts, [-1]))  # ragged (batch, tokens)
+        ids = ids[:, -self.maxlen:] if self.truncating == "pre" else ids[:, :self.maxlen]
+        if self.padding == "pre":  # pad at the front: reverse, pad at the end, reverse back
+            return tf.reverse(tf.reverse(ids, axis=[1]).to_tensor(0, shape=[None, self.maxlen]), axis=[1])
+        return ids.to_tensor(0, shape=[None, self.maxlen])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.maxlen)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary, "maxlen": self.maxlen,
+                "padding": self.padding, "truncating": self.truncating}
+
+
+def raw_text_model(model: keras.Model, vocabulary: list[str], maxlen: int, padding: str, truncating: str):
+    """Wrap a trained ids -> probability model into a raw string -> probability model."""
+    texts = keras.Input(shape=(1,), dtype="string", name="review")
+    ids = RawTextToIds(vocabulary, maxlen, padding, truncating, name="text_to_ids")(texts)
+    return keras.Model(texts, model(ids), name="raw_text_" + model.name)

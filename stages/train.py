@@ -1,0 +1,81 @@
+"""Stage `train`: fit the model chosen by `train.model` on the padded training reviews.
+
+A seeded validation split carved from the training data drives early stopping (best weights restored);
+the test set is never looked at. Training is deterministic on a CPU (seeded, deterministic ops), so the same
+params give the same model and metrics. DVCLive logs loss and accuracy per epoch to reports/train/, which
+dvc.yaml declares as plots and metrics.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from stages.lib.keras_files import save_keras_reproducibly
+from stages.lib.params import load_params
+
+PADDED_DIR = Path("data/processed/padded")
+MATRIX = Path("data/processed/embedding_matrix.npy")
+MODEL = Path("models/model.keras")
+LIVE_DIR = Path("reports/train")
+
+
+def split_train_validation(n: int, validation_split: float, max_train_samples: int | None, seed: int):
+    """Seeded indices (train, validation) into n rows; max_train_samples caps the training part."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, round(n * validation_split))
+    train, val = order[n_val:], order[:n_val]
+    if max_train_samples is not None:
+        train = train[:max_train_samples]
+    return np.sort(train), np.sort(val)
+
+
+def make_deterministic(seed: int) -> None:
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callbacks=()):
+    """Build, compile and fit the model; returns (model, history dict)."""
+    import keras
+
+    from stages.lib.models import build_model
+
+    cfg, emb = params["train"], params["embedding"]
+    make_deterministic(params["seed"])
+    train_idx, val_idx = split_train_validation(len(x), cfg["validation_split"], cfg["max_train_samples"],
+                                                params["seed"])
+    model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
+                        matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
+                        params["seed"])
+    model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
+    history = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
+                        epochs=cfg["epochs"], batch_size=cfg["batch_size"], shuffle=True, verbose=2,
+                        callbacks=[stop, *callbacks])
+    return model, history.history
+
+
+def main(params: dict) -> None:
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    x, y = np.load(PADDED_DIR / "train_x.npy"), np.load(PADDED_DIR / "train_y.npy")
+    matrix = np.load(MATRIX)
+    # dvcyaml=False: the stage must not rewrite dvc.yaml; our plots and metrics are declared there already.
+    live = Live(dir=str(LIVE_DIR), dvcyaml=False, save_dvc_exp=False)
+    model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)])
+    save_keras_reproducibly(model, MODEL)
+    best = int(np.argmin(history["val_loss"]))
+    print(f"train: {params['train']['model']}, {len(history['loss'])} epochs, best epoch {best + 1}: "
+          f"val_loss {history['val_loss'][best]:.4f}, val_accuracy {history['val_accuracy'][best]:.4f}")
+
+
+if __name__ == "__main__":
+    main(load_params())
