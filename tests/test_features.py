@@ -1,6 +1,4 @@
 """pad, embed and validate_features, plus byte-identical outputs across two runs."""
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -114,24 +112,6 @@ def test_corrupted_features_fail_with_each_problem_named(default_params):
 
 
 STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features"]
-
-
-def digest(root):
-    files = sorted(p for d in ("data", "reports") for p in (root / d).rglob("*") if p.is_file())
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-
-def test_two_runs_give_identical_bytes(default_params, tmp_path):
-    runs = []
-    for name in ("a", "b"):
-        root = tmp_path / name
-        tiny_project(root, default_params)
-        for stage in STAGES:
-            result = run_stage(stage, root)
-            assert result.returncode == 0, f"{stage}: {result.stderr[-2000:]}"
-        runs.append(digest(root))
-    assert len(runs[0]) >= 20
-    assert runs[0] == runs[1]
 
 
 def test_feature_validation_failure_stops_with_a_report(default_params, tmp_path):

@@ -1,8 +1,9 @@
 """Save Keras models so that the same weights always give the same bytes.
 
-A .keras file is a zip whose entries carry the time of saving, and whose metadata.json records it too;
-left alone, every run would change the file's hash and DVC would see a new model each time. Here the zip is
-rewritten with a fixed timestamp and without the date, then renamed into place whole.
+A .keras file is a zip whose entries carry the time of saving, whose metadata.json records it too, and whose
+config.json names shared objects by their Python id() (memory addresses); left alone, every run would change
+the file's hash and DVC would see a new model each time. Here the zip is rewritten with a fixed timestamp,
+without the date, with shared-object ids renumbered in order of appearance, then renamed into place whole.
 """
 from __future__ import annotations
 
@@ -30,4 +31,16 @@ def save_keras_reproducibly(model, path: Path | str) -> None:
                         meta = json.loads(data)
                         meta.pop("date_saved", None)
                         data = json.dumps(meta, sort_keys=True).encode()
+                    elif info.filename == "config.json":
+                        data = json.dumps(_renumber_shared_ids(json.loads(data), {})).encode()
                     dst.writestr(zipfile.ZipInfo(info.filename, FIXED_TIME), data, zipfile.ZIP_DEFLATED)
+
+
+def _renumber_shared_ids(node, numbers: dict):
+    """Replace each distinct `shared_object_id` by 1, 2, ... in order of first appearance."""
+    if isinstance(node, dict):
+        return {k: numbers.setdefault(v, len(numbers) + 1) if k == "shared_object_id"
+                else _renumber_shared_ids(v, numbers) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_ids(v, numbers) for v in node]
+    return node

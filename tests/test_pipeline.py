@@ -1,0 +1,188 @@
+"""The whole pipeline on a tiny dataset (local source): training, evaluation, export, and determinism."""
+import hashlib
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages.lib.params import ParamsError, check_params
+from tests.conftest import run_stage
+from tests.fixtures import tiny_project
+from tests.test_params import with_change
+
+ALL_STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features", "train", "evaluate",
+              "export"]
+
+
+def run_pipeline(root, default_params, **train):
+    params = tiny_project(root, default_params)
+    params["train"].update(train)
+    (root / "params.yaml").write_text(__import__("yaml").safe_dump(params))
+    for stage in ALL_STAGES:
+        result = run_stage(stage, root)
+        assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+    return params
+
+
+def digest(root) -> dict:
+    files = sorted(p for d in ("data", "reports", "models") for p in (root / d).rglob("*") if p.is_file())
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, request):
+    import yaml
+    from tests.conftest import REPO
+    default = yaml.safe_load((REPO / "params.yaml").read_text())
+    root = tmp_path_factory.mktemp("tiny")
+    params = run_pipeline(root, default)
+    return root, params
+
+
+def test_metrics_in_range_and_agree_with_saved_predictions(tiny):
+    root, params = tiny
+    metrics = pd.read_json(root / "reports/metrics.json", typ="series")
+    test = metrics["test"]
+    predictions = pd.read_csv(root / "reports/predictions.csv")
+    y, p = predictions["label"].to_numpy(), predictions["probability"].to_numpy()
+    assert len(predictions) == test["n"] > 0
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        assert 0.0 <= test[key] <= 1.0
+    assert test["log_loss"] >= 0
+    predicted = (p > params["evaluate"]["threshold"]).astype(int)
+    assert test["accuracy"] == pytest.approx((predicted == y).mean(), abs=1e-6)
+    tp = ((predicted == 1) & (y == 1)).sum()
+    assert test["precision"] == pytest.approx(tp / max(predicted.sum(), 1), abs=1e-6)
+    assert test["recall"] == pytest.approx(tp / (y == 1).sum(), abs=1e-6)
+    # AUC from its definition: the share of (positive, negative) pairs ranked the right way, ties half.
+    pairs = [(a, b) for a, b in itertools.product(p[y == 1], p[y == 0])]
+    auc = np.mean([1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs])
+    assert test["roc_auc"] == pytest.approx(auc, abs=1e-4)
+    assert test["accuracy"] > 0.6  # sentiment words carry the label in the tiny data
+    buckets = metrics["test_by_length"]
+    assert sum(b["n"] for b in buckets.values()) == test["n"]
+
+
+def test_plots_and_reports_exist(tiny):
+    root, _ = tiny
+    import json
+    roc = json.loads((root / "reports/plots/roc.json").read_text())["roc"]
+    assert roc[0]["tpr"] == 1.0 and roc[-1]["fpr"] <= roc[0]["fpr"]
+    confusion = pd.read_csv(root / "reports/plots/confusion.csv")
+    assert list(confusion.columns) == ["actual", "predicted"]
+    steps = pd.read_csv(root / "reports/train/plots/metrics/train/loss.tsv", sep="\t")
+    assert len(steps) >= 1 and {"step", "loss"} <= set(steps.columns)
+    assert (root / "reports/train/plots/metrics/eval/accuracy.tsv").exists()
+    assert "Most confidently wrong" in (root / "reports/errors.md").read_text()
+
+
+def test_projector_files(tiny):
+    root, params = tiny
+    folder = root / "reports/projector"
+    vocabulary = (root / "data/interim/vocab.txt").read_text().split("\n")[:-1]
+    for space in ("trained", "glove"):
+        vecs = (folder / space / "vecs.tsv").read_text().splitlines()
+        meta = (folder / space / "meta.tsv").read_text().splitlines()
+        assert len(vecs) == len(meta) > 0
+        assert all(len(line.split("\t")) == params["data"]["glove_dim"] for line in vecs)
+        assert "" not in meta  # the padding row is left out, and there is no header
+    assert len((folder / "trained/meta.tsv").read_text().splitlines()) == len(vocabulary) - 1
+    config = (folder / "projector_config.pbtxt").read_text()
+    paths = [line.split('"')[1] for line in config.splitlines() if "_path" in line]
+    assert len(paths) == 4 and all((folder / p).is_file() for p in paths)
+    neighbours = (root / "reports/neighbours.md").read_text()
+    assert "## great" in neighbours and "not in the vocabulary" in neighbours
+
+
+def test_raw_text_model_agrees_with_pipeline(tiny):
+    root, _ = tiny
+    from stages.predict import load, score
+
+    model = load(root / "models/raw_text_model.keras")
+    reviews = pd.read_parquet(root / "data/raw/reviews.parquet")
+    texts = reviews[reviews["split"] == "test"]["text"].tolist()
+    pipeline = pd.read_csv(root / "reports/predictions.csv")["probability"].to_numpy()
+    np.testing.assert_allclose(score(model, texts), pipeline, atol=2e-6)
+
+
+def test_predict_command(tiny):
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+
+    out = subprocess.run([sys.executable, "-m", "stages.predict", "great wonderful superb", "awful boring dull"],
+                         cwd=tiny[0], capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    scores = [float(line.split("\t")[0]) for line in out.stdout.strip().splitlines()]
+    assert len(scores) == 2 and scores[0] > 0.5 > scores[1]
+
+
+def test_second_run_gives_identical_bytes(tiny, tmp_path):
+    root, _ = tiny
+    import yaml
+    from tests.conftest import REPO
+    run_pipeline(tmp_path, yaml.safe_load((REPO / "params.yaml").read_text()))
+    first, second = digest(root), digest(tmp_path)
+    assert len(first) > 30
+    assert first == second
+
+
+@pytest.mark.parametrize("model", ["flatten", "gap", "cnn", "bilstm", "fasttext"])
+def test_each_model_builds_and_trains(model, default_params):
+    from stages.train import train
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 50, size=(64, 12)).astype(np.int32)
+    y = (x[:, 0] > 25).astype(np.int32)
+    matrix = rng.normal(size=(50, 50)).astype(np.float32)
+    params = with_change(default_params, "train.model", model)
+    params["train"].update(epochs=2, batch_size=16, bigram_buckets=100)
+    trained, history = train(params, x, y, matrix)
+    assert len(history["loss"]) == 2 and np.isfinite(history["loss"]).all()
+    p = trained.predict(x, verbose=0)
+    assert p.shape == (64, 1) and ((p >= 0) & (p <= 1)).all()
+    embedding = trained.get_layer("embedding").get_weights()[0]
+    assert embedding.shape[1] == 50
+
+
+def test_frozen_glove_stays_frozen(default_params):
+    from stages.train import train
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(64, 12)).astype(np.int32)
+    y = (x[:, 0] > 25).astype(np.int32)
+    matrix = rng.normal(size=(50, 50)).astype(np.float32)
+    params = with_change(default_params, "train.model", "flatten")
+    params["embedding"].update(pretrained=True, trainable=False)
+    params["train"].update(epochs=1, batch_size=16)
+    trained, _ = train(params, x, y, matrix)
+    np.testing.assert_array_equal(trained.get_layer("embedding").get_weights()[0], matrix)
+
+
+@pytest.mark.parametrize("padding, truncating", [("pre", "pre"), ("post", "pre"), ("pre", "post")])
+def test_raw_text_layer_pads_like_the_pad_stage(padding, truncating):
+    import tensorflow as tf
+    from stages.lib.raw_text import RawTextToIds
+    from stages.lib.text import build_vocabulary, encode, tokenize
+    from stages.pad import pad_ragged
+    from tests.test_text import SAMPLE
+
+    codes, uniques, offsets = encode(tokenize(SAMPLE))
+    vocabulary, id_of_code = build_vocabulary(codes, uniques, 30)
+    expected = pad_ragged(id_of_code[codes], offsets, 6, padding, truncating)
+    layer = RawTextToIds(vocabulary, 6, padding, truncating)
+    np.testing.assert_array_equal(layer(tf.constant(SAMPLE)[:, None]).numpy(), expected)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("train.model", "transformer", "train.model: expected one of 'flatten', 'gap', 'cnn', 'bilstm', 'fasttext'"),
+    ("train.dropout", -0.1, "train.dropout: expected a value >= 0.0, got -0.1"),
+    ("train.max_train_samples", 0, "train.max_train_samples: expected a value >= 2, got 0"),
+    ("embedding.trainable", "yes", "embedding.trainable: expected true or false, got 'yes'"),
+    ("evaluate.length_buckets", [200, 100], "evaluate.length_buckets: expected a list of increasing positive"),
+])
+def test_bad_training_params_fail_fast(default_params, key, value, message):
+    with pytest.raises(ParamsError) as err:
+        check_params(with_change(default_params, key, value))
+    assert message in str(err.value)
