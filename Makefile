@@ -29,5 +29,10 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tf-keras==2.21.0
 	$(BIN)/python -m benchmarks.text_to_tensors
 
+# Markdown report comparing the workspace with BASE (metrics, params, validation, plots): make report BASE=main
+BASE ?= main
+report: $(STAMP)
+	$(BIN)/python -m tools.pr_report --base $(BASE) --out reports/pr_report.md
+
 clean-venv:
 	rm -rf $(VENV)

@@ -159,6 +159,7 @@ SCHEMA: dict = {
         "errors_shown": Int(0, 10_000),
     },
     "export": {"probe_words": Words(), "neighbours": Int(1, 1000)},
+    "report": {"metric": Text(), "max_drop": Float(0.0, 1.0)},
 }
 
 

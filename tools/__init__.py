@@ -1,0 +1,1 @@
+"""Developer tools around the pipeline (not pipeline stages)."""

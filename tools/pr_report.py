@@ -1,0 +1,135 @@
+"""Write a Markdown report comparing the workspace with a base revision, for a pull-request comment.
+
+    make report BASE=main        # or: python -m tools.pr_report --base main --out reports/pr_report.md
+
+It lists metrics with deltas (`dvc metrics diff`), changed params (`dvc params diff`), validation checks whose
+result changed, and the plots whose data changed, rendered side by side by `dvc plots diff` into HTML; the
+first line is a verdict on the main metric against the threshold in params.yaml (`report.*`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from stages.lib.params import load_params
+
+VALIDATION_REPORTS = ["reports/validation/raw.json", "reports/validation/features.json"]
+PLOT_DIRS = ["reports/plots", "reports/train/plots"]
+
+
+def dvc_json(*args: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "dvc", *args, "--json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"error: dvc {' '.join(args)} failed:\n{out.stderr}")
+    return json.loads(out.stdout or "{}")
+
+
+def git_show(rev: str, path: str) -> bytes | None:
+    out = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True)
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_files(rev: str, folder: str) -> set[str]:
+    out = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, folder], capture_output=True, text=True)
+    return set(out.stdout.split())
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def verdict(metrics: dict, metric: str, max_drop: float) -> str:
+    row = next((rows[metric] for rows in metrics.values() if metric in rows), None)
+    if row is None or row.get("new") is None:
+        return f"**Verdict: no value for `{metric}` in the workspace**"
+    if row.get("old") is None:
+        return f"**Verdict: `{metric}` = {fmt(row['new'])} (no base value to compare)**"
+    delta = row["new"] - row["old"]
+    ok = delta >= -max_drop
+    return (f"**Verdict: {'PASS' if ok else 'FAIL'}**: `{metric}` {fmt(row['old'])} → {fmt(row['new'])} "
+            f"({delta:+.4f}; allowed drop {max_drop})")
+
+
+def metrics_section(metrics: dict) -> list[str]:
+    lines = ["## Metrics", "", "| file | metric | base | workspace | change |", "| --- | --- | --- | --- | --- |"]
+    for path, rows in sorted(metrics.items()):
+        for name, row in sorted(rows.items()):
+            diff = row.get("diff")
+            lines.append(f"| {path} | {name} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | "
+                         f"{'' if diff is None else f'{diff:+.4f}' if isinstance(diff, float) else diff} |")
+    return lines + ([""] if metrics else ["| | no metric changed | | | |", ""])
+
+
+def params_section(params: dict) -> list[str]:
+    lines = ["## Params", "", "| param | base | workspace |", "| --- | --- | --- |"]
+    for path, rows in sorted(params.items()):
+        for name, row in sorted(rows.items()):
+            lines.append(f"| {name} | {fmt(row.get('old'))} | {fmt(row.get('new'))} |")
+    return lines + ([""] if params else ["| no param changed | | |", ""])
+
+
+def validation_section(base: str) -> list[str]:
+    lines = ["## Data validation", ""]
+    for path in VALIDATION_REPORTS:
+        now = json.loads(Path(path).read_text()) if Path(path).exists() else None
+        old_bytes = git_show(base, path)
+        old = json.loads(old_bytes) if old_bytes else None
+        status = lambda r: "—" if r is None else "passed" if r["success"] else "FAILED"  # noqa: E731
+        lines.append(f"- `{path}`: base {status(old)}, workspace {status(now)}")
+        if old and now:
+            def checks(r):
+                return {(s["suite"], c["expectation"], c["column"]): c["success"] for s in r["suites"] for c in s["checks"]}
+            before, after = checks(old), checks(now)
+            for key in sorted(set(before) | set(after), key=str):
+                if before.get(key) != after.get(key):
+                    lines.append(f"  - {key[0]}: {key[1]} on `{key[2]}`: {before.get(key)} → {after.get(key)}")
+    return lines + [""]
+
+
+def plots_section(base: str, out_dir: Path) -> list[str]:
+    changed = []
+    for folder in PLOT_DIRS:
+        files = {str(p) for p in Path(folder).rglob("*") if p.is_file()} | git_files(base, folder)
+        for path in sorted(files):
+            now = Path(path).read_bytes() if Path(path).exists() else None
+            if now != git_show(base, path):
+                changed.append(path)
+    lines = ["## Plots", ""]
+    if not changed:
+        return lines + ["No plot data changed.", ""]
+    subprocess.run([sys.executable, "-m", "dvc", "plots", "diff", base, "-o", str(out_dir)], capture_output=True)
+    lines += [f"- `{p}`" for p in changed]
+    lines += ["", f"Rendered side by side (base and workspace) by `dvc plots diff {base}`: `{out_dir}/index.html`"
+              " (attached to the CI run as an artifact).", ""]
+    return lines
+
+
+def build_report(base: str, params: dict, plots_dir: Path) -> str:
+    metrics = dvc_json("metrics", "diff", base)
+    changed_params = dvc_json("params", "diff", base)
+    cfg = params["report"]
+    lines = [f"# Pipeline report: workspace vs `{base}`", "", verdict(metrics, cfg["metric"], cfg["max_drop"]), ""]
+    lines += metrics_section(metrics) + params_section(changed_params) + validation_section(base)
+    lines += plots_section(base, plots_dir)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", default="main", help="git revision to compare with (default: main)")
+    parser.add_argument("--out", type=Path, default=Path("reports/pr_report.md"))
+    parser.add_argument("--plots-dir", type=Path, default=Path("reports/pr_plots"))
+    args = parser.parse_args()
+    report = build_report(args.base, load_params(), args.plots_dir)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report + "\n", encoding="utf-8")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
