@@ -1,0 +1,194 @@
+"""The real dvc CLI on a scratch git repository holding a copy of the project and a tiny dataset.
+
+Checks what users rely on: `dvc exp run -S key=value` re-runs exactly the stages that read `key` (and what
+follows from changed data), metrics diffs, a queued sweep, the pull-request report, and a push/pull round
+trip through a local remote into a fresh clone that then needs no recomputation.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.fixtures import tiny_project
+
+ALL = {"download", "validate_raw", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"}
+AFTER_PAD = {"pad", "validate_features", "train", "evaluate", "export"}
+PROJECT_FILES = ["stages", "tools", "dvc.yaml", ".dvcignore", ".gitignore"]
+
+
+def sh(repo: Path, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "TF_CPP_MIN_LOG_LEVEL": "2", "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env.pop("PYTHONPATH", None)  # the copy's own stages/ must be the code that runs
+    out = subprocess.run(list(cmd), cwd=repo, env=env, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return out
+
+
+def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh(repo, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def exp_rows(repo: Path) -> list[tuple[str, int, float]]:
+    """(name, maxlen, test accuracy) of every row of `dvc exp show`: workspace, commits, experiments."""
+    rows = []
+
+    def add(name, data):
+        params = (data or {}).get("params", {}).get("params.yaml", {}).get("data", {})
+        metrics = (data or {}).get("metrics", {}).get("reports/metrics.json", {}).get("data", {})
+        if params and metrics:
+            rows.append((name, params["maxlen"], metrics["test"]["accuracy"]))
+
+    for entry in json.loads(dvc(repo, "exp", "show", "--json").stdout):
+        add(entry.get("name") or entry["rev"], entry.get("data"))
+        for experiment in entry.get("experiments") or []:
+            for rev in experiment.get("revs") or []:
+                add(rev.get("name") or rev["rev"], rev.get("data"))
+    return rows
+
+
+def stages_run(output: str) -> set[str]:
+    """Stages that ran, or whose outputs DVC restored from its run-cache (same inputs seen before)."""
+    return set(re.findall(r"Running stage '([\w-]+)'", output)) | set(
+        re.findall(r"Stage '([\w-]+)' is cached - skipping run", output))
+
+
+def stages_skipped(output: str) -> set[str]:
+    return set(re.findall(r"Stage '([\w-]+)' didn't change, skipping", output))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A committed scratch project after a full `dvc repro`, with a local remote."""
+    root = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        src = REPO / name
+        (shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
+         else shutil.copy(src, root / name))
+    params = tiny_project(root, yaml.safe_load((REPO / "params.yaml").read_text()))
+    params["train"]["epochs"] = 2
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(root, "git", "init", "-q", "-b", "main")
+    dvc(root, "init", "-q")
+    dvc(root, "config", "core.autostage", "true")
+    dvc(root, "remote", "add", "-d", "storage", str(tmp_path_factory.mktemp("storage")))
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "project")  # DVCLive needs a commit to exist
+    out = dvc(root, "repro")
+    assert stages_run(out.stdout) == ALL
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "baseline")
+    return root
+
+
+def reset(repo: Path) -> None:
+    """Back to the committed baseline, workspace outputs included."""
+    sh(repo, "git", "checkout", "-q", "-f", "main")
+    sh(repo, "git", "reset", "-q", "--hard", "main")
+    dvc(repo, "checkout", "-f", "-q")
+
+
+def test_second_repro_is_up_to_date(repo):
+    out = dvc(repo, "repro")
+    assert stages_run(out.stdout) == set() and stages_skipped(out.stdout) == ALL
+
+
+def test_exp_run_maxlen_reruns_pad_and_after_only(repo):
+    reset(repo)
+    out = dvc(repo, "exp", "run", "-S", "maxlen=20")
+    assert stages_run(out.stdout) == AFTER_PAD
+    assert stages_skipped(out.stdout) == ALL - AFTER_PAD
+
+    rows = exp_rows(repo)
+    assert {(name, maxlen) for name, maxlen, _ in rows} >= {("main", 40), ("workspace", 20)}
+    experiments = [(maxlen, acc) for name, maxlen, acc in rows if name not in ("main", "workspace")]
+    assert [m for m, _ in experiments] == [20] and 0 <= experiments[0][1] <= 1
+
+    diff = dvc(repo, "metrics", "diff", "--md").stdout  # workspace (the experiment) vs the baseline commit
+    assert "| Path" in diff and "reports/metrics.json" in diff and "test.accuracy" in diff
+    params_diff = dvc(repo, "params", "diff", "--md").stdout
+    assert "maxlen" in params_diff and "40" in params_diff and "20" in params_diff
+
+
+# Which stages each single param change re-runs: those that declare the key, plus those whose input data
+# then changed. Training is deterministic, so an unchanged model stops the chain (see validation.features).
+PARAM_CASES = [
+    ("maxlen=20", AFTER_PAD),
+    ("pad.truncating=pre", AFTER_PAD),
+    ("tokenize.vocab_size=50", {"tokenize"} | AFTER_PAD | {"embed"}),
+    ("embedding.oov_init=zeros", {"embed", "validate_features", "train", "evaluate", "export"}),
+    ("embedding.trainable=false", {"train", "evaluate", "export"}),
+    ("train.epochs=1", {"train", "evaluate", "export"}),
+    ("evaluate.threshold=0.6", {"evaluate"}),
+    ("export.neighbours=3", {"export"}),
+    ("validation.raw.text_chars=[5, 60000]", {"validate_raw", "tokenize"}),
+    ("validation.features.max_all_padding_share=0.05", {"validate_features", "train"}),
+    ("data.test_size=0.3", ALL),
+    ("report.max_drop=0.01", set()),
+]
+
+
+@pytest.mark.parametrize("change, expected", PARAM_CASES, ids=[c for c, _ in PARAM_CASES])
+def test_each_param_reruns_exactly_its_stages(repo, change, expected):
+    reset(repo)
+    out = dvc(repo, "exp", "run", "-S", change)
+    assert stages_run(out.stdout) == expected
+    assert stages_skipped(out.stdout) == ALL - expected
+
+
+def test_queued_sweep(repo):
+    reset(repo)
+    dvc(repo, "exp", "run", "--queue", "-S", "maxlen=20,30")
+    dvc(repo, "queue", "start", "-j", "1")
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = dvc(repo, "queue", "status").stdout
+        if not re.search(r"\b(Queued|Running)\b", status):
+            break
+        time.sleep(3)
+    dvc(repo, "queue", "stop", check=False)
+    assert status.count("Success") >= 2, status
+    swept = {maxlen for name, maxlen, _ in exp_rows(repo) if name not in ("main", "workspace")}
+    assert {20, 30} <= swept
+
+
+def test_report_between_two_commits(repo):
+    reset(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["maxlen"] = 6
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dvc(repo, "repro")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "maxlen 6")
+    try:
+        sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1")
+        report = (repo / "reports/pr_report.md").read_text()
+        assert "| maxlen | 40 | 6 |" in report
+        assert re.search(r"\| reports/metrics.json \| test.accuracy \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|", report)
+        assert re.search(r"\*\*Verdict: (PASS|FAIL)\*\*: `test.accuracy` [\d.]+ → [\d.]+", report)
+        assert "reports/plots/roc.json" in report and (repo / "reports/pr_plots/index.html").exists()
+    finally:
+        sh(repo, "git", "reset", "-q", "--hard", "HEAD~1")
+        dvc(repo, "checkout", "-f", "-q")
+
+
+def test_push_then_pull_into_fresh_clone_needs_no_recompute(repo, tmp_path):
+    reset(repo)
+    dvc(repo, "push")
+    clone = tmp_path / "clone"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    dvc(clone, "pull")
+    assert (clone / "models/model.keras").exists()
+    out = dvc(clone, "repro")
+    assert stages_run(out.stdout) == set(), out.stdout
+    assert "Data and pipelines are up to date" in dvc(clone, "status").stdout
