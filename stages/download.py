@@ -100,6 +100,12 @@ def from_pypi(params: dict):
     return reviews, ood, words, vectors, inputs
 
 
+def no_ood_reviews() -> pd.DataFrame:
+    """The out-of-domain table of a source that has none: empty, with the usual columns."""
+    return pd.DataFrame({"id": pd.Series([], dtype=str), "text": pd.Series([], dtype=str),
+                         "label": pd.Series([], dtype="int64")})
+
+
 def _read_imdb_folder(root: Path) -> pd.DataFrame:
     rows = []
     for split in ("train", "test"):
@@ -135,8 +141,7 @@ def from_stanford(params: dict):
     words, vectors = read_glove_text(glove_dir / glove_member, dim)
     inputs = {"reviews": {"url": cfg["imdb_url"], "sha256": cfg["imdb_sha256"]},
               "glove": {"url": cfg["glove_url"], "sha256": cfg["glove_sha256"], "member": glove_member}}
-    ood = pd.DataFrame({"id": pd.Series([], dtype=str), "text": pd.Series([], dtype=str),
-                        "label": pd.Series([], dtype="int64")})
+    ood = no_ood_reviews()
     return reviews, ood, words, vectors, inputs
 
 
@@ -173,8 +178,7 @@ def from_local(params: dict):
     words, vectors = read_glove_text(glove_path, params["data"]["glove_dim"])
     inputs = {"reviews": {"path": str(reviews_path), "sha256": sha256_file(reviews_path)},
               "glove": {"path": str(glove_path), "sha256": sha256_file(glove_path)}}
-    ood = pd.DataFrame({"id": pd.Series([], dtype=str), "text": pd.Series([], dtype=str),
-                        "label": pd.Series([], dtype="int64")})
+    ood = no_ood_reviews()
     return reviews, ood, words, vectors, inputs
 
 

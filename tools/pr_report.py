@@ -67,7 +67,7 @@ def metrics_section(metrics: dict) -> list[str]:
 
 def params_section(params: dict) -> list[str]:
     lines = ["## Params", "", "| param | base | workspace |", "| --- | --- | --- |"]
-    for path, rows in sorted(params.items()):
+    for rows in params.values():  # one entry per params file; ours is params.yaml
         for name, row in sorted(rows.items()):
             lines.append(f"| {name} | {fmt(row.get('old'))} | {fmt(row.get('new'))} |")
     return lines + ([""] if params else ["| no param changed | | |", ""])
