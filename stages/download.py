@@ -118,6 +118,12 @@ def _read_imdb_folder(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "text", "label", "split"])
 
 
+def is_labelled_review(member: str) -> bool:
+    """aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt; unsup/, url lists and the README are skipped."""
+    parts = member.split("/")
+    return len(parts) == 4 and parts[1] in ("train", "test") and parts[2] in ("pos", "neg") and parts[3].endswith(".txt")
+
+
 def from_stanford(params: dict):
     cfg, dim = params["data"]["stanford"], params["data"]["glove_dim"]
     cache = Path(cfg["cache_dir"] or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imdb-embeddings")
@@ -128,8 +134,7 @@ def from_stanford(params: dict):
     # Extracted trees are cached by archive checksum, so a second run (or another glove_dim) reuses them.
     imdb_dir = cache / f"aclImdb-{cfg['imdb_sha256'][:12]}"
     if not imdb_dir.exists():
-        extract(imdb_archive, imdb_dir, keep=lambda n: n.count("/") == 3 and n.split("/")[1] in ("train", "test")
-                and n.split("/")[2] in ("pos", "neg") and n.endswith(".txt"))
+        extract(imdb_archive, imdb_dir, keep=is_labelled_review)
     glove_member = f"glove.6B.{dim}d.txt"
     glove_dir = cache / f"glove.6B-{cfg['glove_sha256'][:12]}-{dim}d"
     if not glove_dir.exists():

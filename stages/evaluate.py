@@ -54,12 +54,10 @@ def errors_markdown(test: pd.DataFrame, n: int) -> str:
 
 
 def main(params: dict) -> None:
-    import keras
-
-    import stages.lib.models  # noqa: F401  (registers the custom layers the model file refers to)
+    from stages.lib.keras_files import load_model
 
     cfg = params["evaluate"]
-    model = keras.models.load_model(MODEL)
+    model = load_model(MODEL)
     x, y = np.load(PADDED_DIR / "test_x.npy"), np.load(PADDED_DIR / "test_y.npy")
     p = predict(model, x)
     lengths = np.diff(np.load(INTERIM_DIR / "test_offsets.npy"))  # tokens before padding or cutting

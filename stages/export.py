@@ -65,14 +65,11 @@ def neighbours_markdown(spaces: dict[str, tuple[np.ndarray, list[str]]], probes:
 
 
 def main(params: dict) -> None:
-    import keras
-
-    import stages.lib.models  # noqa: F401  (custom layers)
-    from stages.lib.keras_files import save_keras_reproducibly
+    from stages.lib.keras_files import load_model, save_keras_reproducibly
     from stages.lib.raw_text import raw_text_model
 
     vocabulary = read_lines("data/interim/vocab.txt")
-    model = keras.models.load_model(MODEL)
+    model = load_model(MODEL)
     trained = model.get_layer("embedding").get_weights()[0][: len(vocabulary)]  # fasttext: bigram rows follow
     glove_matrix = np.load("data/processed/embedding_matrix.npy")
     # Rows of words GloVe knows (the others hold zeros or noise, see embedding.oov_init); padding and [UNK] never.

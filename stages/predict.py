@@ -15,14 +15,11 @@ MODEL = Path("models/raw_text_model.keras")
 
 
 def load(path: Path = MODEL):
-    import keras
-
-    import stages.lib.models  # noqa: F401  (custom layers)
-    import stages.lib.raw_text  # noqa: F401
+    from stages.lib.keras_files import load_model
 
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run `make repro` (or `dvc repro export`) first")
-    return keras.models.load_model(path)
+    return load_model(path)
 
 
 def score(model, reviews: list[str], batch_size: int = 1024):

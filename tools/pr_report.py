@@ -73,18 +73,24 @@ def params_section(params: dict) -> list[str]:
     return lines + ([""] if params else ["| no param changed | | |", ""])
 
 
+def validation_status(result: dict | None) -> str:
+    return "—" if result is None else "passed" if result["success"] else "FAILED"
+
+
+def check_results(result: dict) -> dict:
+    """{(suite, expectation, column): success} of a validation report."""
+    return {(s["suite"], c["expectation"], c["column"]): c["success"] for s in result["suites"] for c in s["checks"]}
+
+
 def validation_section(base: str) -> list[str]:
     lines = ["## Data validation", ""]
     for path in VALIDATION_REPORTS:
         now = json.loads(Path(path).read_text()) if Path(path).exists() else None
         old_bytes = git_show(base, path)
         old = json.loads(old_bytes) if old_bytes else None
-        status = lambda r: "—" if r is None else "passed" if r["success"] else "FAILED"  # noqa: E731
-        lines.append(f"- `{path}`: base {status(old)}, workspace {status(now)}")
+        lines.append(f"- `{path}`: base {validation_status(old)}, workspace {validation_status(now)}")
         if old and now:
-            def checks(r):
-                return {(s["suite"], c["expectation"], c["column"]): c["success"] for s in r["suites"] for c in s["checks"]}
-            before, after = checks(old), checks(now)
+            before, after = check_results(old), check_results(now)
             for key in sorted(set(before) | set(after), key=str):
                 if before.get(key) != after.get(key):
                     lines.append(f"  - {key[0]}: {key[1]} on `{key[2]}`: {before.get(key)} → {after.get(key)}")

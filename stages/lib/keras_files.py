@@ -44,3 +44,13 @@ def _renumber_shared_ids(node, numbers: dict):
     if isinstance(node, list):
         return [_renumber_shared_ids(v, numbers) for v in node]
     return node
+
+
+def load_model(path: Path | str):
+    """Load a .keras file of this project, registering its custom layers first."""
+    import keras
+
+    import stages.lib.models  # noqa: F401  (HashedBigrams)
+    import stages.lib.raw_text  # noqa: F401  (RawTextToIds, tf_standardize)
+
+    return keras.models.load_model(path)
