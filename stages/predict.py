@@ -1,44 +1,187 @@
-"""Score reviews with the exported raw-text model: `python -m stages.predict "some review" ["another"]`.
+"""Score reviews with the exported raw-text model.
 
-Prints, per review, the probability that it is positive. The model carries the pipeline's tokenizer, so
-this is exactly what the pipeline would compute for the same text.
+    python -m stages.predict "An absolute masterpiece." "A waste of two hours."
+    python -m stages.predict --file reviews.csv          # CSV/TSV/Parquet/JSON Lines with a `text` column
+    python -m stages.predict --file reviews.txt          # any other file: one review per line
+    cat reviews.txt | python -m stages.predict -         # standard input, one review per line
+    ... --format jsonl                                   # JSON Lines instead of TSV
+
+Each review gets a row: its number, P(positive), the label at `--threshold`, whether it had no word the
+vocabulary knows (its probability is then the model's prior, not a judgement of the text), and the text.
+Reviews are read, scored and written in batches, so a file of any length runs in bounded memory. The model
+carries the pipeline's tokenizer, so a review scores exactly as the pipeline would score it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
+import zipfile
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODEL = Path("models/raw_text_model.keras")
+TABLE_FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
+
+
+class InputError(ValueError):
+    """The reviews to score cannot be read."""
 
 
 def load(path: Path = MODEL):
+    """The raw-text model with a second output, the token ids, to tell reviews with no known word."""
+    import keras
+
     from stages.lib.keras_files import load_model
 
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run `make repro` (or `dvc repro export`) first")
-    return load_model(path)
+    damaged = f"error: {path} is damaged or not a model saved by this pipeline"
+    fix = "restore it with `dvc checkout` or re-create it with `dvc repro export`"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+        if broken is not None:
+            raise SystemExit(f"{damaged} (member {broken} fails its checksum); {fix}")
+        model = load_model(path)
+        ids = model.get_layer("text_to_ids").output
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise SystemExit(f"{damaged} ({e}); {fix}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"{damaged} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); {fix}") from None
+    return keras.Model(model.inputs, [model.outputs[0], ids])
 
 
-def score(model, reviews: list[str], batch_size: int = 1024):
-    """P(positive) per review; strings go in as a tf.string tensor (Keras' predict() refuses object arrays)."""
+def score_batch(model, reviews: list[str]):
+    """(P(positive), no_known_word) per review; strings go in as a tf.string tensor (predict() refuses them)."""
     import numpy as np
     import tensorflow as tf
 
-    batches = [model(tf.constant(reviews[i:i + batch_size])[:, None], training=False).numpy()[:, 0]
-               for i in range(0, len(reviews), batch_size)]
-    return np.concatenate(batches) if batches else np.zeros(0, np.float32)
+    if not reviews:
+        return np.zeros(0, np.float32), np.zeros(0, bool)
+    p, ids = model(tf.constant(reviews)[:, None], training=False)
+    p, ids = p.numpy()[:, 0], ids.numpy()
+    if not np.isfinite(p).all():
+        raise SystemExit("error: the model gives a non-finite probability; it is broken, re-train it with `dvc repro`")
+    return p, (ids <= 1).all(axis=1)  # ids 0 (padding) and 1 ([UNK]) only
 
 
-def main() -> None:
+def score(model, reviews: list[str], batch_size: int = 1024):
+    """P(positive) of every review, in batches."""
+    import numpy as np
+
+    parts = [score_batch(model, reviews[i:i + batch_size])[0] for i in range(0, len(reviews), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _lines(stream, name: str, batch_size: int) -> Iterator[list[str]]:
+    """Batches of lines of a binary stream, each decoded as UTF-8 (a bad line is named, not guessed at)."""
+    batch = []
+    for number, raw in enumerate(stream, start=1):
+        try:
+            batch.append(raw.decode("utf-8").rstrip("\r\n"))
+        except UnicodeDecodeError as e:
+            raise InputError(f"{name}, line {number}: not UTF-8 text ({e.reason}); re-encode it as UTF-8 "
+                             "(e.g. iconv -f latin1 -t utf-8)") from None
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
+    """Batches of the `text` column of a CSV/TSV/Parquet/JSON Lines file, read a batch at a time."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from stages.lib.local_files import first_bad_utf8_line
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            file = pq.ParquetFile(path)
+            if "text" not in file.schema_arrow.names:
+                raise InputError(f"{path}: no column 'text' (found: {', '.join(file.schema_arrow.names)})")
+            for batch in file.iter_batches(batch_size=batch_size, columns=["text"]):
+                yield [str(t) if t is not None else "" for t in batch.column(0).to_pylist()]
+            return
+        if suffix in (".jsonl", ".ndjson"):
+            chunks = pd.read_json(path, lines=True, chunksize=batch_size, dtype=False, encoding="utf-8")
+        else:
+            chunks = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False,
+                                 chunksize=batch_size, encoding="utf-8")
+        for chunk in chunks:
+            if "text" not in chunk.columns:
+                raise InputError(f"{path}: no column 'text' (found: {', '.join(map(str, chunk.columns))})")
+            yield chunk["text"].fillna("").astype(str).tolist()
+    except UnicodeDecodeError:
+        line, reason = first_bad_utf8_line(path)
+        raise InputError(f"{path}, line {line}: not UTF-8 text ({reason}); re-encode it as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file; expected a header with a 'text' column") from None
+    except (pd.errors.ParserError, ValueError) as e:  # pyarrow.ArrowInvalid is a ValueError
+        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {str(e).strip().splitlines()[0]}") from None
+
+
+def batches(args) -> Iterator[list[str]]:
+    if args.file is not None:
+        path = args.file
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        if path.suffix.lower() in TABLE_FORMATS:
+            yield from _table(path, args.batch_size)
+        else:
+            with path.open("rb") as f:
+                yield from _lines(f, str(path), args.batch_size)
+    elif args.reviews == ["-"]:
+        yield from _lines(sys.stdin.buffer, "standard input", args.batch_size)
+    else:
+        for i in range(0, len(args.reviews), args.batch_size):
+            yield args.reviews[i:i + args.batch_size]
+
+
+def format_rows(first_row: int, reviews: list[str], p, unknown, threshold: float, fmt: str) -> str:
+    out = []
+    for i, (text, prob, none_known) in enumerate(zip(reviews, p, unknown)):
+        label = "positive" if prob > threshold else "negative"
+        if fmt == "jsonl":
+            out.append(json.dumps({"row": first_row + i, "probability": round(float(prob), 6), "label": label,
+                                   "no_known_word": bool(none_known), "text": text}, ensure_ascii=False))
+        else:
+            flat = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+            out.append(f"{first_row + i}\t{prob:.4f}\t{label}\t{str(bool(none_known)).lower()}\t{flat}")
+    return "".join(line + "\n" for line in out)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Probability that each review is positive.")
-    parser.add_argument("reviews", nargs="+", help="review texts")
+    parser.add_argument("reviews", nargs="*", help="review texts, or - to read one review per line from stdin")
+    parser.add_argument("--file", type=Path, help="CSV/TSV/Parquet/JSON Lines with a 'text' column, "
+                                                  "or any other file with one review per line")
+    parser.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
+    parser.add_argument("--threshold", type=float, default=0.5, help="probability above which a review is positive")
+    parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--model", type=Path, default=MODEL)
-    args = parser.parse_args()
-    for review, p in zip(args.reviews, score(load(args.model), args.reviews)):
-        print(f"{p:.4f}\t{review}")
+    args = parser.parse_args(argv)
+    if (args.file is None) == (not args.reviews) or args.batch_size < 1:
+        parser.error("give review texts, '-' for standard input, or --file PATH (one of them); batch size >= 1")
+    model = load(args.model)
+    if args.format == "tsv":
+        sys.stdout.write("row\tprobability\tlabel\tno_known_word\ttext\n")
+    row = 1
+    try:
+        for reviews in batches(args):
+            p, unknown = score_batch(model, reviews)
+            sys.stdout.write(format_rows(row, reviews, p, unknown, args.threshold, args.format))
+            row += len(reviews)
+    except InputError as e:
+        raise SystemExit(f"error: {e}") from None
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        sys.stderr.close()
 
 
 if __name__ == "__main__":

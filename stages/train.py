@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.files import atomic_dir
 from stages.lib.keras_files import save_keras_reproducibly
 from stages.lib.params import load_params
 
@@ -44,7 +45,7 @@ def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callba
     """Build, compile and fit the model; returns (model, history dict)."""
     import keras
 
-    from stages.lib.models import build_model
+    from stages.lib.models import StopOnNonFiniteLoss, build_model
 
     cfg, emb = params["train"], params["embedding"]
     make_deterministic(params["seed"])
@@ -58,7 +59,7 @@ def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callba
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
     history = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
                         epochs=cfg["epochs"], batch_size=cfg["batch_size"], shuffle=True, verbose=2,
-                        callbacks=[stop, *callbacks])
+                        callbacks=[StopOnNonFiniteLoss(), stop, *callbacks])
     return model, history.history
 
 
@@ -66,12 +67,20 @@ def main(params: dict) -> None:
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
+    from stages.lib.models import NonFiniteLossError
+
     x, y = np.load(PADDED_DIR / "train_x.npy"), np.load(PADDED_DIR / "train_y.npy")
     matrix = np.load(MATRIX)
-    # dvcyaml=False: the stage must not rewrite dvc.yaml; our plots and metrics are declared there already.
-    live = Live(dir=str(LIVE_DIR), dvcyaml=False, save_dvc_exp=False)
-    model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)])
-    save_keras_reproducibly(model, MODEL)
+    # DVCLive logs into a temporary folder that replaces reports/train only when training succeeded.
+    with atomic_dir(LIVE_DIR) as live_dir:
+        # dvcyaml=False: the stage must not rewrite dvc.yaml; our plots and metrics are declared there already.
+        live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
+        try:
+            model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)])
+        except NonFiniteLossError as e:
+            raise SystemExit(f"train: stopped, {e}; no model was written. Try a lower train.learning_rate, "
+                             "and look for reviews without any token in reports/validation/features.md") from None
+        save_keras_reproducibly(model, MODEL)
     best = int(np.argmin(history["val_loss"]))
     print(f"train: {params['train']['model']}, {len(history['loss'])} epochs, best epoch {best + 1}: "
           f"val_loss {history['val_loss'][best]:.4f}, val_accuracy {history['val_accuracy'][best]:.4f}")

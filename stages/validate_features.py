@@ -1,6 +1,7 @@
 """Stage `validate_features`: the contract of the tensors that training reads, checked with Great Expectations.
 
-Padded arrays: ids inside [0, vocab_size), every row exactly `maxlen` long, labels aligned with rows and in
+Padded arrays: ids inside [0, vocab_size) (the vocabulary's real size: a small corpus has fewer words than
+tokenize.vocab_size allows), every row exactly `maxlen` long, labels aligned with rows and in
 {0, 1}, and not too many rows that are padding only. Embedding matrix: the right shape, finite, padding row
 zero, GloVe coverage at least `validation.features.min_glove_coverage`. A failure writes a readable report
 (reports/validation/features.md), exits non-zero, and nothing downstream runs.
@@ -33,14 +34,14 @@ def rows_frame(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         "length": np.full(n, x2.shape[1]), "label": labels, "all_padding": (x2 == 0).all(axis=1).astype(int)})
 
 
-def rows_expectations(params: dict, n_labels: int) -> list:
+def rows_expectations(params: dict, n_labels: int, vocab_size: int) -> list:
     import great_expectations.expectations as gxe
 
     limit = params["validation"]["features"]["max_all_padding_share"]
     return [
         gxe.ExpectTableRowCountToEqual(value=n_labels),  # one label per row
         gxe.ExpectColumnValuesToBeBetween(column="min_id", min_value=0),
-        gxe.ExpectColumnValuesToBeBetween(column="max_id", max_value=params["tokenize"]["vocab_size"] - 1),
+        gxe.ExpectColumnValuesToBeBetween(column="max_id", max_value=vocab_size - 1),
         gxe.ExpectColumnValuesToBeInSet(column="length", value_set=[params["maxlen"]]),
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
         gxe.ExpectColumnMeanToBeBetween(column="all_padding", max_value=limit),
@@ -55,11 +56,11 @@ def matrix_frame(matrix: np.ndarray, coverage: dict) -> pd.DataFrame:
                          "vocab_coverage": [coverage["vocab_coverage"]]})
 
 
-def matrix_expectations(params: dict) -> list:
+def matrix_expectations(params: dict, vocab_size: int) -> list:
     import great_expectations.expectations as gxe
 
     return [
-        gxe.ExpectColumnValuesToBeInSet(column="rows", value_set=[params["tokenize"]["vocab_size"]]),
+        gxe.ExpectColumnValuesToBeInSet(column="rows", value_set=[vocab_size]),
         gxe.ExpectColumnValuesToBeInSet(column="dim", value_set=[params["data"]["glove_dim"]]),
         gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
         gxe.ExpectColumnValuesToBeInSet(column="padding_row_zero", value_set=[True]),
@@ -69,12 +70,14 @@ def matrix_expectations(params: dict) -> list:
 
 
 def validate(params: dict, arrays: dict[str, tuple[np.ndarray, np.ndarray]], matrix: np.ndarray,
-             coverage: dict) -> list[dict]:
+             coverage: dict, vocab_size: int) -> list[dict]:
+    """vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size."""
     from stages.lib.validation import run_suite
 
-    results = [run_suite(f"padded_{split}", rows_frame(x, y), rows_expectations(params, len(y)), "row")
+    results = [run_suite(f"padded_{split}", rows_frame(x, y), rows_expectations(params, len(y), vocab_size), "row")
                for split, (x, y) in arrays.items() if len(x) or split != "ood"]
-    results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage), matrix_expectations(params), None))
+    results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage),
+                             matrix_expectations(params, vocab_size), None))
     return results
 
 
@@ -83,7 +86,8 @@ def main(params: dict) -> None:
 
     arrays = {split: (np.load(PADDED_DIR / f"{split}_x.npy"), np.load(PADDED_DIR / f"{split}_y.npy"))
               for split in SPLITS}
-    results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"))
+    results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"),
+                       read_json("reports/tokenize.json")["vocab_size"])
     if not write_reports(REPORT, results, "Feature validation"):
         sys.exit(1)
 

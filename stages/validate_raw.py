@@ -30,10 +30,20 @@ def review_checks_frame(reviews: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def balance_frame(reviews: pd.DataFrame) -> pd.DataFrame:
-    """One row per split: its share of positive reviews."""
-    share = reviews.groupby("split", dropna=False)["label"].apply(lambda s: float((s == 1).mean()))
-    return pd.DataFrame({"split": share.index.astype(str), "positive_share": share.to_numpy()})
+REQUIRED_SPLITS = ("train", "test")
+
+
+def splits_frame(reviews: pd.DataFrame) -> pd.DataFrame:
+    """One row per required split: its row count, reviews per class and share of positive reviews.
+
+    A split with no rows at all still gets a row (of zeros), so its absence fails an expectation."""
+    rows = []
+    for split in REQUIRED_SPLITS:
+        labels = reviews.loc[reviews["split"] == split, "label"]
+        n, positive, negative = len(labels), int((labels == 1).sum()), int((labels == 0).sum())
+        rows.append({"split": split, "rows": n, "positive": positive, "negative": negative,
+                     "positive_share": round(positive / n, 6) if n else 0.0})
+    return pd.DataFrame(rows)
 
 
 def review_expectations(params: dict, manifest: dict) -> list:
@@ -57,11 +67,17 @@ def review_expectations(params: dict, manifest: dict) -> list:
     ]
 
 
-def balance_expectations(params: dict, manifest: dict) -> list:
+def splits_expectations(params: dict, manifest: dict) -> list:
     import great_expectations.expectations as gxe
 
-    lo, hi = params["validation"]["raw"]["class_balance"]
-    return [gxe.ExpectColumnValuesToBeBetween(column="positive_share", min_value=lo, max_value=hi)]
+    cfg = params["validation"]["raw"]
+    lo, hi = cfg["class_balance"]
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=cfg["min_rows_per_split"]),
+        gxe.ExpectColumnValuesToBeBetween(column="positive", min_value=1),  # both classes in every split
+        gxe.ExpectColumnValuesToBeBetween(column="negative", min_value=1),
+        gxe.ExpectColumnValuesToBeBetween(column="positive_share", min_value=lo, max_value=hi),
+    ]
 
 
 def glove_checks_frame(words: list[str], vectors: np.ndarray) -> pd.DataFrame:
@@ -89,7 +105,7 @@ def validate(params: dict, manifest: dict, reviews: pd.DataFrame, ood: pd.DataFr
 
     results = [
         run_suite("reviews", review_checks_frame(reviews), review_expectations(params, manifest), "id"),
-        run_suite("class_balance", balance_frame(reviews), balance_expectations(params, manifest), "split"),
+        run_suite("splits", splits_frame(reviews), splits_expectations(params, manifest), "split", show_rows=True),
         run_suite("glove", glove_checks_frame(words, vectors), glove_expectations(params, manifest, len(vectors)),
                   "word"),
     ]

@@ -76,17 +76,24 @@ def synthetic_reviews(n: int, seed: int = 0):
     return pd.DataFrame(rows, columns=["text", "label"])
 
 
+def tiny_glove_text() -> str:
+    """50-dimensional vectors for most words of synthetic_reviews."""
+    words = NEUTRAL + GOOD + BAD[:-2] + ["unused"]  # two words without a vector, for OOV handling
+    vectors = np.random.default_rng(1).normal(0, 0.5, size=(len(words), 50)).round(5)
+    return "".join(w + " " + " ".join(map(str, v)) + "\n" for w, v in zip(words, vectors))
+
+
 def tiny_project(root, params: dict, n_reviews: int = 400) -> dict:
     """A scratch project using the local source: reviews CSV and a GloVe file covering most of its words."""
     import yaml
 
-    root.mkdir(parents=True, exist_ok=True)
-    synthetic_reviews(n_reviews).to_csv(root / "reviews.csv", index=False)
-    words = NEUTRAL + GOOD + BAD[:-2] + ["unused"]  # two words without a vector, for OOV handling
-    vectors = np.random.default_rng(1).normal(0, 0.5, size=(len(words), 50)).round(5)
-    (root / "glove.txt").write_text("".join(w + " " + " ".join(map(str, v)) + "\n" for w, v in zip(words, vectors)))
+    external = root / "data/external"
+    external.mkdir(parents=True, exist_ok=True)
+    synthetic_reviews(n_reviews).to_csv(external / "reviews.csv", index=False)
+    (external / "glove.txt").write_text(tiny_glove_text())
     params = yaml.safe_load(yaml.safe_dump(params))  # a deep copy
-    params["data"].update(source="local", local={"reviews": "reviews.csv", "glove": "glove.txt"})
+    params["data"].update(source="local", local={"reviews": "data/external/reviews.csv",
+                                                 "glove": "data/external/glove.txt"})
     params["tokenize"]["vocab_size"] = 60
     params["maxlen"] = 40
     params["validation"]["features"]["min_glove_coverage"] = 0.5

@@ -7,6 +7,7 @@ for a result.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -21,12 +22,21 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def _temporary_beside(target: Path) -> dict:
+    """Where the temporaries of `target` live: beside it (same file system, so the final rename is atomic),
+    named `.<name>.<random>.tmp`, a pattern .gitignore and .dvcignore exclude and no stage reads.
+    Leftovers of a run that was killed (SIGKILL, power loss) are removed here, before a new one is made."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    return {"prefix": f".{target.name}.", "suffix": ".tmp", "dir": target.parent}
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it to `target`, on error delete it."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(**_temporary_beside(target))
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -41,14 +51,23 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
 def atomic_dir(target: Path | str) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `target`; on success it replaces `target` whole."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(**_temporary_beside(target)))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(target: Path | str) -> Iterator[Path]:
+    """Yield a temporary directory beside `target` that is always deleted afterwards (work space only)."""
+    tmp = Path(tempfile.mkdtemp(**_temporary_beside(Path(target))))
+    try:
+        yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

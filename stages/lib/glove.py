@@ -1,39 +1,169 @@
-"""Read GloVe vectors in the official text format (`word v1 v2 ... vN`, space-separated, UTF-8).
+"""Read word vectors from the text formats people have, vectorised (no Python loop per line).
 
-Parsed by Arrow's multithreaded CSV reader, not by a Python loop over 400,000 lines (see benchmarks/).
-Quoting is off: GloVe words include `"` and `#` and must be read as they are.
+Accepted, plain or gzip-compressed (detected from the first bytes, whatever the file is called):
+- GloVe text: `word v1 ... vN` per line, space-separated, UTF-8 (glove.6B.*.txt, glove.840B.300d.txt);
+- word2vec / fastText text (`.vec`): the same after a first line `<count> <dim>`;
+- trailing spaces (fastText writes one after every vector) and blank lines;
+- words that contain spaces (glove.840B has `. . .`): the last `dim` fields are the vector, the rest the word.
+
+The common case (plain GloVe: a word without spaces and `dim` numbers per line) goes through Arrow's
+multithreaded CSV reader. Anything else is read in blocks of whole lines, each split into lines and fields by
+Arrow's string kernels and converted to float32 in C++. A line that does not fit (binary word2vec, a
+different dimension, a field that is not a number, bytes that are not UTF-8) is reported with its number.
 """
 from __future__ import annotations
 
+import gzip
+import re
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
+BLOCK = 1 << 24  # bytes per block: large enough for Arrow to be efficient, small enough to bound memory
+NUMBER = r"^[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)$"
+BINARY_HINT = ("binary word2vec (.bin) files are not supported: convert to text first, e.g. with gensim "
+               "KeyedVectors.load_word2vec_format(path, binary=True).save_word2vec_format(out, binary=False)")
 
 
 class GloveFormatError(ValueError):
-    """A GloVe text file does not have the expected layout."""
+    """A word-vector file does not have the expected layout."""
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if _is_gzip(path) else path.open("rb")
+
+
+def _blocks(f):
+    """Yield blocks of whole lines (bytes ending in '\\n', or the end of the file)."""
+    rest = b""
+    while chunk := f.read(BLOCK):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:
+            rest = chunk
+            continue
+        yield chunk[:cut]
+        rest = chunk[cut:]
+    if rest:
+        yield rest
+
+
+def _decode(block: bytes, path: Path, first_line: int) -> str:
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = first_line + block.count(b"\n", 0, e.start)
+        bad_line = block[block.rfind(b"\n", 0, e.start) + 1:e.start + 64]
+        binary = any(b < 32 and b not in b"\t\r\n" for b in bad_line)  # raw float bytes, not a text encoding
+        hint = BINARY_HINT if binary else "re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out)"
+        raise GloveFormatError(f"{path}, line {line}: not UTF-8 text ({e.reason}); {hint}") from None
+
+
+def _header_dim(line: str) -> int | None:
+    """The dimension announced by a word2vec/fastText header line `<count> <dim>`, else None."""
+    m = re.fullmatch(r"\s*(\d+)\s+(\d+)\s*", line)
+    return int(m.group(2)) if m else None
+
+
+def _parse_block(text: str, dim: int, path: Path, first_line: int) -> tuple[pa.Array, np.ndarray]:
+    """Words and (n, dim) float32 vectors of the non-blank lines of `text`; line numbers start at `first_line`."""
+    lines = pc.split_pattern(pa.array([text]), "\n")[0].values
+    line_numbers = np.arange(first_line, first_line + len(lines))
+    lines = pc.utf8_rtrim(lines, "\r\n\t ")  # fastText's trailing space, Windows line ends
+    keep = pc.greater(pc.utf8_length(lines), 0).to_numpy(zero_copy_only=False)
+    lines, line_numbers = lines.filter(pa.array(keep)), line_numbers[keep]
+    if len(lines) == 0:
+        return pa.array([], pa.string()), np.zeros((0, dim), np.float32)
+    # A file of another dimension would parse, the extra numbers glued to the word: most lines of a good file
+    # have exactly dim + 1 fields (words with spaces are rare), so a different typical count means another dim.
+    n_total = pc.count_substring(lines, " ").to_numpy() + 1
+    typical = int(np.median(n_total))
+    if typical != dim + 1:
+        i = int(np.flatnonzero(n_total != dim + 1)[0])
+        raise GloveFormatError(f"{path}, line {line_numbers[i]}: a word and {n_total[i] - 1} numbers, expected "
+                               f"{dim} (data.glove_dim); most lines here have {typical - 1}")
+    # From the right: exactly `dim` numbers, and whatever is left (spaces included) is the word.
+    fields = pc.split_pattern(lines, " ", max_splits=dim, reverse=True)
+    n_fields = pc.list_value_length(fields).to_numpy()
+    short = np.flatnonzero(n_fields < dim + 1)
+    if len(short):
+        i = short[0]
+        raise GloveFormatError(f"{path}, line {line_numbers[i]}: {n_fields[i] - 1} numbers after the word, "
+                               f"expected {dim} (data.glove_dim); {len(short)} such lines in this block")
+    flat = pc.list_flatten(fields)
+    starts = np.arange(len(lines)) * (dim + 1)
+    words = flat.take(pa.array(starts))
+    values_idx = (starts[:, None] + np.arange(1, dim + 1)).ravel()
+    values = flat.take(pa.array(values_idx))
+    try:
+        vectors = pc.cast(values, pa.float32()).to_numpy(zero_copy_only=False).reshape(len(lines), dim)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.match_substring_regex(values, NUMBER, ignore_case=True).to_numpy(zero_copy_only=False)
+        bad = int(np.flatnonzero(~ok)[0]) if (~ok).any() else 0
+        raise GloveFormatError(f"{path}, line {line_numbers[bad // dim]}: field {values[bad].as_py()!r} is not "
+                               f"a number; expected a word then {dim} numbers") from None
+    return words, vectors
 
 
 def read_glove_text(path: Path | str, dim: int) -> tuple[list[str], np.ndarray]:
-    """Return (words, vectors float32 of shape (n, dim)) from a GloVe text file."""
+    """Return (words, vectors float32 of shape (n, dim)) from a GloVe or word2vec/fastText text file."""
     path = Path(path)
-    names = ["word"] + [f"v{i}" for i in range(dim)]
     try:
+        return _read_plain_glove(path, dim)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError):
+        return _read_any_text(path, dim)  # the exact reason (and line) comes from the general reader
+
+
+def _read_plain_glove(path: Path, dim: int) -> tuple[list[str], np.ndarray]:
+    """Plain GloVe with Arrow's CSV reader (no quoting: GloVe words include `"` and `#`); raises on anything else."""
+    names = ["word"] + [f"v{i}" for i in range(dim)]
+    with pa.input_stream(path, compression="gzip" if _is_gzip(path) else None) as stream:
         table = pacsv.read_csv(
-            path,
+            stream,
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False, escape_char=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={"word": pa.string(), **{n: pa.float32() for n in names[1:]}},
-                null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-        raise GloveFormatError(f"{path}: not a GloVe file with {dim} dimensions per word: {e}") from None
+                null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False))
     if table.num_rows == 0:
-        raise GloveFormatError(f"{path}: no vectors found")
+        raise pa.ArrowInvalid("empty")
     # 4 MiB blocks keep both cores busy; to_tensor turns each block into a row-major matrix in C++.
     values = table.drop_columns(["word"]).to_batches()
     vectors = np.vstack([np.asarray(batch.to_tensor(row_major=True)) for batch in values])
     return table.column("word").to_pylist(), vectors
+
+
+def _read_any_text(path: Path, dim: int) -> tuple[list[str], np.ndarray]:
+    words, vectors = [], []
+    line = 1
+    with _open(path) as f:
+        try:
+            for i, block in enumerate(_blocks(f)):
+                text = _decode(block, path, line)
+                start = line
+                line += text.count("\n")
+                if i == 0:
+                    first, _, after = text.partition("\n")
+                    header = _header_dim(first)
+                    if header is not None:
+                        if header != dim:
+                            raise GloveFormatError(f"{path}, line 1: the header says {header} dimensions, "
+                                                   f"expected {dim} (data.glove_dim)")
+                        text, start = after, start + 1
+                w, v = _parse_block(text, dim, path, start)
+                words.append(w)
+                vectors.append(v)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise GloveFormatError(f"{path}: cannot be read ({e})") from None
+    n = sum(len(v) for v in vectors)
+    if n == 0:
+        raise GloveFormatError(f"{path}: no vectors found; expected lines of a word then {dim} numbers")
+    return pa.chunked_array(words, pa.string()).to_pylist(), np.concatenate(vectors)

@@ -8,20 +8,18 @@ without the date, with shared-object ids renumbered in order of appearance, then
 from __future__ import annotations
 
 import json
-import tempfile
 import zipfile
 from pathlib import Path
 
-from stages.lib.files import atomic_path
+from stages.lib.files import atomic_path, scratch_dir
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def save_keras_reproducibly(model, path: Path | str) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        raw = Path(tmp) / path.name  # Keras insists on the .keras suffix
+    with scratch_dir(path) as tmp:
+        raw = tmp / path.name  # Keras insists on the .keras suffix
         model.save(raw)
         with zipfile.ZipFile(raw) as src, atomic_path(path) as out:
             with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:

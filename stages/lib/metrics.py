@@ -50,3 +50,15 @@ def curve_points(y: np.ndarray, p: np.ndarray, points: int = 101) -> tuple[list[
 
 def rounded(metrics: dict, digits: int = 6) -> dict:
     return {k: (round(v, digits) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
+def non_finite_keys(metrics: dict, prefix: str = "") -> list[str]:
+    """Keys (dotted) of every value in a nested metrics dict that is None, NaN or infinite."""
+    bad = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            bad += non_finite_keys(value, name + ".")
+        elif value is None or (isinstance(value, float) and not np.isfinite(value)):
+            bad.append(name)
+    return bad

@@ -38,6 +38,54 @@ class HashedBigrams(layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets}
 
 
+@keras.saving.register_keras_serializable(package="imdb_embeddings")
+class MaskedMean(layers.Layer):
+    """Average over the time steps that are not masked (padding).
+
+    GlobalAveragePooling1D divides by the number of unmasked steps, which is 0 for a review with no token
+    left (emoji or punctuation only): 0 / 0 = NaN, and one NaN row poisons every weight. Here such a row
+    averages to zeros, so the model falls back on its bias and still gives a probability.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return ops.mean(x, axis=1)
+        weights = ops.cast(mask, x.dtype)[:, :, None]
+        return ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+class NonFiniteLossError(ArithmeticError):
+    """Training produced a NaN or infinite loss."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop training with an error, not a silent NaN model, as soon as a loss is not a finite number."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check((logs or {}).get("loss"), f"epoch {self.epoch + 1}, batch {batch + 1}: training loss")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check((logs or {}).get("val_loss"), f"epoch {epoch + 1}: validation loss")
+
+    @staticmethod
+    def _check(value, where: str) -> None:
+        if value is not None and not np.isfinite(float(value)):
+            raise NonFiniteLossError(f"{where} is {float(value)}")
+
+
 def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: float,
                 embedding: np.ndarray | None, trainable: bool, bigram_buckets: int, seed: int) -> keras.Model:
     """Build (not compile) the model `name`; `embedding` (vocab_size x dim) initialises the word vectors."""
@@ -52,7 +100,7 @@ def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: floa
         x = layers.Flatten()(x)
         x = layers.Dense(32, activation="relu")(x)
     elif name == "gap":        # TensorFlow word-embeddings tutorial
-        x = layers.GlobalAveragePooling1D()(x)
+        x = MaskedMean(name="average")(x)
         x = layers.Dense(16, activation="relu")(x)
     elif name == "cnn":
         x = layers.Dropout(dropout, seed=seed)(x)
@@ -61,7 +109,7 @@ def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: floa
     elif name == "bilstm":
         x = layers.Bidirectional(layers.LSTM(32, seed=seed))(x)
     elif name == "fasttext":   # Keras fastText example: average of word and bigram vectors
-        x = layers.GlobalAveragePooling1D()(x)
+        x = MaskedMean(name="average")(x)
     x = layers.Dropout(dropout, seed=seed)(x)
     outputs = layers.Dense(1, activation="sigmoid", name="positive")(x)
     model = keras.Model(inputs, outputs, name=name)

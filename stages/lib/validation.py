@@ -17,8 +17,12 @@ from stages.lib.files import write_json, write_text
 EXAMPLES = 5  # offending rows shown per failed expectation
 
 
-def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None) -> dict:
-    """Validate `frame` against `expectations` (GX 1.x Expectation objects); return a compact result dict."""
+def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None,
+              show_rows: bool = False) -> dict:
+    """Validate `frame` against `expectations` (GX 1.x Expectation objects); return a compact result dict.
+
+    show_rows: a small frame of observed figures (one row per split, say) is kept whole in the result, so
+    reports and messages show the observed values, not only which rows failed."""
     warnings.filterwarnings("ignore", module="great_expectations")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
@@ -35,8 +39,11 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: 
     result = batch.validate(suite, result_format=result_format)
     checks = [_summarise(r.to_json_dict(), index_column) for r in result.results]
     checks.sort(key=lambda c: (c["expectation"], c.get("column") or ""))
-    return {"suite": name, "success": bool(result.success), "rows": len(frame),
-            "failed": sum(not c["success"] for c in checks), "checks": checks}
+    out = {"suite": name, "success": bool(result.success), "rows": len(frame),
+           "failed": sum(not c["success"] for c in checks), "checks": checks}
+    if show_rows:
+        out["observed_rows"] = frame.to_dict("records")
+    return out
 
 
 def _summarise(r: dict, index_column: str | None) -> dict:
@@ -69,11 +76,12 @@ def _shorten(value, limit: int = 80):
 def render_markdown(results: list[dict], title: str) -> str:
     ok = all(r["success"] for r in results)
     lines = [f"# {title}", "", f"**{'PASSED' if ok else 'FAILED'}**", ""]
-    for r in results:
+    for r in sorted(results, key=lambda r: r["success"]):  # failures first
         lines += [f"## Suite `{r['suite']}`: {r['rows']} rows, {r['failed']} failed of {len(r['checks'])}", "",
+                  *_observed_table(r.get("observed_rows")),
                   "| | expectation | column | expected | observed / unexpected | examples |",
                   "| --- | --- | --- | --- | --- | --- |"]
-        for c in r["checks"]:
+        for c in sorted(r["checks"], key=lambda c: c["success"]):
             observed = c.get("observed", "")
             if "unexpected_count" in c:
                 observed = f"{c['unexpected_count']} rows ({c['unexpected_percent']}%)"
@@ -82,6 +90,14 @@ def render_markdown(results: list[dict], title: str) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _observed_table(rows: list[dict] | None) -> list[str]:
+    if not rows:
+        return []
+    head = list(rows[0])
+    return (["Observed:", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+            + ["| " + " | ".join(_md(row[k]) for k in head) + " |" for row in rows] + [""])
 
 
 def _md(value) -> str:
@@ -105,6 +121,9 @@ def failure_summary(results: list[dict]) -> str:
             if c.get("error"):
                 line += f"; error: {c['error']}"
             out.append(line)
+        if not r["success"] and r.get("observed_rows"):
+            out.append(f"    observed in {r['suite']}: " + "; ".join(
+                ", ".join(f"{k} {v}" for k, v in row.items()) for row in r["observed_rows"]))
     return "\n".join(out)
 
 

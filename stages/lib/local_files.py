@@ -1,0 +1,99 @@
+"""Read a user's own reviews file (`data.source: local`) and refuse what cannot be read, with a message.
+
+Each problem names the file, and where it can, the row, the line and the column, and says what was
+expected. Row numbers count reviews from 1 (the header of a CSV is line 1, so row N is line N + 1).
+Content rules (blank texts, splits, balance, duplicates) are checked afterwards by `validate_raw`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines",
+           ".ndjson": "JSON Lines"}
+SHOWN = 3  # offending rows named in a message
+
+
+class SourceError(ValueError):
+    """An input file is missing or does not have the expected content."""
+
+
+def check_file(path: Path, key: str) -> None:
+    """The file named by params key `key` exists, is a file and is not empty."""
+    if not path.exists():
+        raise SourceError(f"{key}: {path} does not exist (put your files in data/external/, see README)")
+    if not path.is_file():
+        raise SourceError(f"{key}: {path} is not a file")
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path}: the file is empty")
+
+
+def first_bad_utf8_line(path: Path) -> tuple[int, str]:
+    """(line number, reason) of the first line that is not UTF-8; only called once decoding has failed."""
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return number, f"{e.reason} at byte {e.start + 1} of the line"
+    return 0, "unknown position"
+
+
+def read_table(path: Path, key: str) -> pd.DataFrame:
+    """A CSV/TSV/Parquet/JSON Lines file as a DataFrame of its columns (CSV cells as strings)."""
+    check_file(path, key)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise SourceError(f"{key}: {path}: expected a {', '.join(sorted(set(FORMATS)))} file")
+    try:
+        if kind == "Parquet":
+            return pd.read_parquet(path)
+        if kind == "JSON Lines":
+            return pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
+        return pd.read_csv(path, sep="\t" if kind == "TSV" else ",", dtype=str, keep_default_na=False,
+                           encoding="utf-8")
+    except UnicodeDecodeError:
+        line, reason = first_bad_utf8_line(path)
+        raise SourceError(f"{path}, line {line}: not UTF-8 text ({reason}); re-save the file as UTF-8 "
+                          "(e.g. iconv -f latin1 -t utf-8 in.csv > out.csv)") from None
+    except pd.errors.EmptyDataError:
+        raise SourceError(f"{path}: no header line; expected columns text, label and optional split") from None
+    except pd.errors.ParserError as e:
+        raise SourceError(f"{path}: not a valid {kind} file: {str(e).strip()} (quote texts that hold "
+                          f"the separator or line breaks)") from None
+    except (ValueError, OSError) as e:  # pyarrow.ArrowInvalid is a ValueError too
+        raise SourceError(f"{path}: not a valid {kind} file: {str(e).strip().splitlines()[0]}") from None
+
+
+def read_local_reviews(path: Path) -> pd.DataFrame:
+    table = read_table(path, "data.local.reviews")
+    missing = [c for c in ("text", "label") if c not in table.columns]
+    if missing:
+        found = ", ".join(map(str, table.columns)) or "none"
+        raise SourceError(f"{path}: missing column(s) {', '.join(missing)}; expected text, label and optional "
+                          f"split (found: {found})")
+    if len(table) == 0:
+        raise SourceError(f"{path}: no reviews, only a header; expected one review per row")
+    table = table.reset_index(drop=True)
+    text = table["text"]
+    table["text"] = text.where(text.isna(), text.astype(str)).astype("string")
+    return table
+
+
+def _where(rows: np.ndarray, path: Path) -> str:
+    csv_like = path.suffix.lower() in (".csv", ".tsv")
+    return ", ".join(f"row {r + 1}" + (f" (line {r + 2})" if csv_like else "") for r in rows[:SHOWN])
+
+
+def parse_labels(labels: pd.Series, path: Path) -> pd.Series:
+    """Labels 0/1 as int64; accepted spellings: integers, '0'/'1', 0.0/1.0, true/false. Anything else is refused."""
+    text = labels.astype("string").str.strip().str.lower()
+    mapped = text.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1})
+    bad = np.flatnonzero(mapped.isna().to_numpy())
+    if len(bad):
+        values = ", ".join(repr(v) for v in labels.iloc[bad[:SHOWN]].tolist())
+        raise SourceError(f"{path}: column 'label' must hold 0 (negative) or 1 (positive); {len(bad)} row(s) do "
+                          f"not: {_where(bad, path)} hold {values}")
+    return mapped.astype("int64")
