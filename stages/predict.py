@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         for reviews in batches(args):
             p, unknown = score_batch(model, reviews)
             sys.stdout.write(format_rows(row, reviews, p, unknown, args.threshold, args.format))
+            sys.stdout.flush()  # each batch reaches the reader as soon as it is scored
             row += len(reviews)
     except InputError as e:
         raise SystemExit(f"error: {e}") from None

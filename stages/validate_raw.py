@@ -130,8 +130,16 @@ def main(params: dict) -> None:
     vectors = np.load(RAW_DIR / "glove.npy", mmap_mode="r")
     words = read_lines(RAW_DIR / "glove_words.txt")
     results = validate(params, manifest, reviews, ood, words, vectors)
-    if not write_reports(REPORT, results, "Raw data validation"):
+    if not write_reports(REPORT, results, f"Raw data validation of {inputs_named(manifest)}"):
         sys.exit(1)
+
+
+def inputs_named(manifest: dict) -> str:
+    """The input files as the user knows them; for the local source, ids local-N are row N of the reviews file."""
+    names = dict.fromkeys(entry.get("path") or entry.get("package") or entry.get("url")
+                          for entry in manifest["inputs"].values())
+    note = " (review id local-N is row N of the reviews file)" if manifest["source"] == "local" else ""
+    return ", ".join(n for n in names if n) + note
 
 
 if __name__ == "__main__":

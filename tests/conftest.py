@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])  # in pipeline order
 
 
 @pytest.fixture
@@ -21,3 +22,24 @@ def run_stage(module: str, cwd: Path, params: dict | None = None) -> subprocess.
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([sys.executable, "-m", "stages", module], cwd=cwd, env=env,
                           capture_output=True, text=True)
+
+
+def run_pipeline(root: Path, default_params: dict, **train) -> dict:
+    """All stages of dvc.yaml, in order, on the tiny dataset in `root`; returns the params used."""
+    from tests.fixtures import tiny_project
+
+    params = tiny_project(root, default_params)
+    params["train"].update(train)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    for stage in STAGES:
+        result = run_stage(stage, root)
+        assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+    return params
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """A scratch project after a full run of the pipeline on the tiny dataset (1% of reviews without letters)."""
+    root = tmp_path_factory.mktemp("tiny")
+    params = run_pipeline(root, yaml.safe_load((REPO / "params.yaml").read_text()))
+    return root, params

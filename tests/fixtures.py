@@ -59,8 +59,13 @@ GOOD = "great excellent wonderful superb brilliant loved best moving beautiful".
 BAD = "awful boring terrible worst waste dull stupid poor bad".split()
 
 
+# Reviews without a letter or digit: no token survives the tokenizer, so their padded rows are all padding.
+NO_LETTERS = ["😀😍🎬🍿👍😀😍🎬🍿👍", "!!! ??? ... !!! ???", "<br /><br /><br />", "☆☆☆☆☆ ★★★★★ ☆☆☆"]
+
+
 def synthetic_reviews(n: int, seed: int = 0):
-    """n labelled reviews whose sentiment words carry the label; lengths vary from 5 to 60 words."""
+    """n labelled reviews whose sentiment words carry the label; lengths vary from 5 to 60 words.
+    One review in a hundred (the 51st, 151st, ...) has no letter or digit at all."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
@@ -73,6 +78,8 @@ def synthetic_reviews(n: int, seed: int = 0):
             words[pos] = rng.choice(GOOD if label else BAD)
         text = " ".join(words).capitalize() + (". <br /><br />" if i % 3 == 0 else "!")
         rows.append((f"{text} #{i}", label))  # the number keeps texts unique
+        if i % 100 == 50:
+            rows[-1] = (NO_LETTERS[(i // 100) % len(NO_LETTERS)], label)
     return pd.DataFrame(rows, columns=["text", "label"])
 
 
@@ -96,7 +103,7 @@ def tiny_project(root, params: dict, n_reviews: int = 400) -> dict:
                                                  "glove": "data/external/glove.txt"})
     params["tokenize"]["vocab_size"] = 60
     params["maxlen"] = 40
-    params["validation"]["features"]["min_glove_coverage"] = 0.5
+    params["validation"]["features"].update(min_glove_coverage=0.5, max_all_padding_share=0.02)
     params["train"].update(epochs=3, batch_size=16, bigram_buckets=500, learning_rate=0.01)
     params["export"]["probe_words"] = ["great", "awful", "notaword"]
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

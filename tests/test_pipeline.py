@@ -7,37 +7,12 @@ import pandas as pd
 import pytest
 
 from stages.lib.params import ParamsError, check_params
-from tests.conftest import run_stage
-from tests.fixtures import tiny_project
+from tests.conftest import run_pipeline
 from tests.test_params import with_change
-
-ALL_STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features", "train", "evaluate",
-              "export"]
-
-
-def run_pipeline(root, default_params, **train):
-    params = tiny_project(root, default_params)
-    params["train"].update(train)
-    (root / "params.yaml").write_text(__import__("yaml").safe_dump(params))
-    for stage in ALL_STAGES:
-        result = run_stage(stage, root)
-        assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
-    return params
-
 
 def digest(root) -> dict:
     files = sorted(p for d in ("data", "reports", "models") for p in (root / d).rglob("*") if p.is_file())
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory, request):
-    import yaml
-    from tests.conftest import REPO
-    default = yaml.safe_load((REPO / "params.yaml").read_text())
-    root = tmp_path_factory.mktemp("tiny")
-    params = run_pipeline(root, default)
-    return root, params
 
 
 def test_metrics_in_range_and_agree_with_saved_predictions(tiny):
@@ -104,18 +79,6 @@ def test_raw_text_model_agrees_with_pipeline(tiny):
     texts = reviews[reviews["split"] == "test"]["text"].tolist()
     pipeline = pd.read_csv(root / "reports/predictions.csv")["probability"].to_numpy()
     np.testing.assert_allclose(score(model, texts), pipeline, atol=2e-6)
-
-
-def test_predict_command(tiny):
-    import subprocess
-    import sys
-    from tests.conftest import REPO
-
-    out = subprocess.run([sys.executable, "-m", "stages.predict", "great wonderful superb", "awful boring dull"],
-                         cwd=tiny[0], capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
-    assert out.returncode == 0, out.stderr
-    scores = [float(line.split("\t")[0]) for line in out.stdout.strip().splitlines()]
-    assert len(scores) == 2 and scores[0] > 0.5 > scores[1]
 
 
 def test_second_run_gives_identical_bytes(tiny, tmp_path):

@@ -6,8 +6,12 @@ sees the ids that training saw. TensorFlow backend only, as is Keras' TextVector
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import tensorflow as tf
+
+from stages.lib.files import write_bytes
 
 from stages.lib.text import make_vectorizer, tf_standardize
 
@@ -67,3 +71,14 @@ def export_saved_model(raw_model: keras.Model, folder) -> None:
     archive.track(raw_model)
     archive.add_endpoint("serve", serve)
     archive.write_out(str(folder), verbose=False)
+    _fix_fingerprint_uuid(Path(folder) / "fingerprint.pb")
+
+
+def _fix_fingerprint_uuid(path: Path) -> None:
+    """fingerprint.pb carries a random uuid; derive it from the content hashes so equal models give equal bytes."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    fingerprint = fingerprint_pb2.FingerprintDef()
+    fingerprint.ParseFromString(path.read_bytes())
+    fingerprint.uuid = str(fingerprint.saved_model_checksum ^ fingerprint.checkpoint_hash)
+    write_bytes(path, fingerprint.SerializeToString(deterministic=True))

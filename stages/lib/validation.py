@@ -100,6 +100,11 @@ def _observed_table(rows: list[dict] | None) -> list[str]:
             + ["| " + " | ".join(_md(row[k]) for k in head) + " |" for row in rows] + [""])
 
 
+def _plain(value):
+    """NumPy scalars as Python numbers, so messages read 0.0125, not np.float64(0.0125)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def _md(value) -> str:
     text = "" if value in ("", None, {}) else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
@@ -114,7 +119,7 @@ def failure_summary(results: list[dict]) -> str:
                 continue
             what = f"{r['suite']}: {c['expectation']}" + (f" on column '{c['column']}'" if c["column"] else "")
             seen = (f"{c['unexpected_count']} unexpected rows" if "unexpected_count" in c
-                    else f"observed {c.get('observed')!r}")
+                    else f"observed {_plain(c.get('observed'))!r}")
             line = f"  - {what} {_md(c['kwargs'])}: {seen}"
             if c.get("examples"):
                 line += f"; e.g. {c['examples'][:3]}"

@@ -1,0 +1,173 @@
+"""Every bad input a user can bring gets a message, not a traceback: one table, through the real stage runner.
+
+Each case breaks one thing of a tiny working project (a file, a param), runs the stages in pipeline order
+until one fails, and checks: the stage that failed, a non-zero exit, a phrase of the message (naming the file,
+row, column or key), no Python traceback, no temporaries left behind, and no half-written output.
+"""
+import gzip
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO, STAGES, run_stage
+from tests.fixtures import synthetic_reviews, tiny_glove_text, tiny_project
+
+REVIEWS, GLOVE = "data/external/reviews.csv", "data/external/glove.txt"
+
+
+def reviews_csv(change):
+    """A breaker that rewrites the reviews CSV after applying `change` to its DataFrame."""
+    def breaker(root, params):
+        frame = pd.read_csv(root / REVIEWS, dtype=str, keep_default_na=False)
+        change(frame).to_csv(root / REVIEWS, index=False)
+    return breaker
+
+
+def write(relpath, data, point=None):
+    """A breaker that writes `data` to `relpath` (and points params key `point` at it)."""
+    def breaker(root, params):
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+        if point:
+            params["data"]["local"][point] = relpath
+    return breaker
+
+
+def set_param(key, value):
+    def breaker(root, params):
+        node = params
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return breaker
+
+
+def with_split(test_labels=None):
+    """An explicit split column: the first 60 rows are the test split (optionally with other labels)."""
+    def change(frame):
+        frame["split"] = ["test"] * 60 + ["train"] * (len(frame) - 60)
+        if test_labels is not None:
+            frame.loc[:59, "label"] = test_labels
+        return frame
+    return change
+
+
+def stanford_refused(root, params):
+    import socket
+    with socket.socket() as s:  # a port nothing listens on: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    params["data"]["source"] = "stanford"
+    params["data"]["stanford"].update(imdb_url=f"http://127.0.0.1:{port}/aclImdb_v1.tar.gz", retries=0,
+                                      cache_dir=str(root / "cache"), timeout=5)
+
+
+def glove_lines(transform):
+    def breaker(root, params):
+        (root / GLOVE).write_text(transform(tiny_glove_text()))
+    return breaker
+
+
+def folder_as_reviews(root, params):
+    (root / "data/external/folder.csv").mkdir()
+    params["data"]["local"]["reviews"] = "data/external/folder.csv"
+
+
+def first_value_nan(text):
+    word, _, rest = text.partition(" ")
+    return word + " nan " + rest.partition(" ")[2]
+
+
+LATIN1 = "text,label\n" + "".join(f"Caf\xe9 film number {i}, d\xe9j\xe0 vu,{i % 2}\n" for i in range(200))
+FEW_LETTERS = [("😀" * 12 if i % 10 == 0 else t, label) for i, (t, label) in
+               enumerate(synthetic_reviews(200).itertuples(index=False))]
+
+CASES = [
+    # id, breaker, stage that must fail, phrase of its message
+    ("labels pos/neg", reviews_csv(lambda f: f.assign(label=f["label"].map({"1": "pos", "0": "neg"}))),
+     "download", "column 'label' must hold 0 (negative) or 1 (positive); 200 row(s) do not: row 1 (line 2)"),
+    ("label 0.5", reviews_csv(lambda f: f.assign(label=["0.5"] + f["label"].tolist()[1:])),
+     "download", "row 1 (line 2) hold '0.5'"),
+    ("empty label", reviews_csv(lambda f: f.assign(label=f["label"].tolist()[:2] + [""] + f["label"].tolist()[3:])),
+     "download", "row 3 (line 4) hold ''"),
+    ("header-only CSV", write(REVIEWS, "text,label\n"), "download", "reviews.csv: no reviews, only a header"),
+    ("empty file", write(REVIEWS, ""), "download", "data/external/reviews.csv: the file is empty"),
+    ("Latin-1 file", write(REVIEWS, LATIN1.encode("latin-1")), "download",
+     "reviews.csv, line 2: not UTF-8 text"),
+    ("no text column", reviews_csv(lambda f: f.rename(columns={"text": "review"})), "download",
+     "missing column(s) text; expected text, label and optional split (found: review, label)"),
+    ("unclosed quote", write(REVIEWS, 'text,label\n"good film,1\nbad film,0\n'), "download",
+     "reviews.csv: not a valid CSV file"),
+    ("damaged parquet", write("data/external/reviews.parquet", os.urandom(2000), "reviews"), "download",
+     "reviews.parquet: not a valid Parquet file"),
+    ("spreadsheet", write("data/external/reviews.xlsx", b"PK\x03\x04", "reviews"), "download",
+     "reviews.xlsx: expected a"),
+    ("missing file", set_param("data.local.reviews", "data/external/nope.csv"), "download",
+     "data.local.reviews: data/external/nope.csv does not exist"),
+    ("a folder", folder_as_reviews, "download", "data.local.reviews: data/external/folder.csv is not a file"),
+    ("file outside data/external", set_param("data.local.reviews", "reviews.csv"), "download",
+     "data.local.reviews: expected a path under data/external/"),
+    ("wrong param type", set_param("validation.raw.min_rows_per_split", "ten"), "download",
+     "validation.raw.min_rows_per_split: expected an integer"),
+    ("GloVe of another dimension", glove_lines(lambda t: t.replace("\n", " 0.5\n")), "download",
+     "glove.txt, line 1: a word and 51 numbers, expected 50 (data.glove_dim)"),
+    ("binary word2vec", write(GLOVE, b"3 50\nthe " + np.ones(50, np.float32).tobytes() + b"\n"), "download",
+     "binary word2vec (.bin) files are not supported"),
+    ("GloVe field not a number", glove_lines(lambda t: t.replace(" 0.", " O.", 1)), "download",
+     "is not a number; expected a word then 50 numbers"),
+    ("empty GloVe", write(GLOVE, ""), "download", "glove.txt: the file is empty"),
+    ("truncated gzip GloVe", write("data/external/glove.txt.gz", gzip.compress(tiny_glove_text().encode())[:300],
+                                   "glove"), "download", "glove.txt.gz: cannot be read"),
+    ("stanford, connection refused", stanford_refused, "download", "cannot connect"),
+    ("no train split", reviews_csv(lambda f: f.assign(split="test")), "validate_raw", "split train, rows 0"),
+    ("test split of one class", reviews_csv(with_split(test_labels="1")), "validate_raw",
+     "split test, rows 60, positive 60, negative 0"),
+    ("too few rows per split", set_param("validation.raw.min_rows_per_split", 500), "validate_raw",
+     "on column 'rows' {'min_value': 500"),
+    ("unknown split value", reviews_csv(lambda f: f.assign(split=["valid"] + ["train"] * 139 + ["test"] * 60)),
+     "validate_raw", "column 'split'"),
+    ("blank text", reviews_csv(lambda f: f.assign(text=["   "] + f["text"].tolist()[1:])), "validate_raw",
+     "column 'text_is_blank'"),
+    ("same text in train and test", reviews_csv(lambda f: with_split()(f.assign(text=[f["text"][70]] + f["text"].tolist()[1:]))),
+     "validate_raw", "column 'text_in_train_and_test'"),
+    ("NaN in GloVe", glove_lines(first_value_nan), "validate_raw", "column 'vector_is_finite'"),
+    ("duplicate GloVe word", glove_lines(lambda t: t + t.splitlines()[0] + "\n"), "validate_raw",
+     "expect_column_values_to_be_unique on column 'word'"),
+    ("GloVe of other words", glove_lines(lambda t: "".join("x" + line + "\n" for line in t.splitlines())),
+     "validate_features", "column 'vocab_coverage'"),
+    ("10% of reviews without letters", write(REVIEWS, pd.DataFrame(FEW_LETTERS, columns=["text", "label"]).to_csv(index=False)),
+     "validate_features", "column 'all_padding'"),
+]
+
+
+@pytest.fixture(scope="module")
+def default_params():
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("case, breaker, stage, phrase", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_a_message(tmp_path, default_params, case, breaker, stage, phrase):
+    params = tiny_project(tmp_path, default_params, n_reviews=200)
+    breaker(tmp_path, params)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    failed = None
+    for name in STAGES:
+        result = run_stage(name, tmp_path)
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output, f"{name}:\n{output[-3000:]}"
+        if result.returncode != 0:
+            failed = name
+            break
+    assert failed == stage, f"expected {stage} to fail, got {failed}: {output[-2000:]}"
+    assert phrase in result.stderr, result.stderr[-2000:]
+    leftovers = [str(p) for p in tmp_path.rglob(".*.tmp")]
+    assert leftovers == []
+    # Nothing half-written: the failing stage's own outputs are absent (first run), reports aside.
+    outputs = {"download": "data/raw", "validate_features": "models", "validate_raw": "data/interim"}
+    assert not (tmp_path / outputs[stage]).exists()

@@ -1,0 +1,150 @@
+"""`python -m stages.predict` as people use it (arguments, files, standard input) and the SavedModel for serving."""
+import json
+import os
+import select
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+
+ENV = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}
+NO_WORD = ["", "!!!", "😀😍🎬", "<br /><br />", "zzqx qqzx"]  # the last: words the vocabulary does not know
+
+
+def predict(root, *args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "stages.predict", *args], cwd=root, capture_output=True,
+                          env=ENV, input=stdin)
+
+
+def tsv_rows(out: bytes) -> pd.DataFrame:
+    lines = out.decode().splitlines()
+    assert lines[0] == "row\tprobability\tlabel\tno_known_word\ttext"
+    return pd.DataFrame([line.split("\t", 4) for line in lines[1:]], columns=lines[0].split("\t"))
+
+
+def test_arguments_give_finite_probabilities_and_flag_reviews_without_known_words(tiny):
+    root, _ = tiny
+    out = predict(root, "great wonderful superb", "awful boring dull", *NO_WORD)
+    assert out.returncode == 0, out.stderr.decode()
+    rows = tsv_rows(out.stdout)
+    p = rows["probability"].astype(float).to_numpy()
+    assert len(rows) == 2 + len(NO_WORD) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    assert p[0] > 0.5 > p[1]
+    assert rows["label"].tolist()[:2] == ["positive", "negative"]
+    assert rows["no_known_word"].tolist() == ["false", "false"] + ["true"] * len(NO_WORD)
+    assert rows["row"].tolist() == [str(i) for i in range(1, len(rows) + 1)]
+
+
+@pytest.mark.parametrize("name", ["reviews.txt", "reviews.csv", "reviews.tsv", "reviews.parquet", "reviews.jsonl"])
+def test_files_of_every_format_score_like_arguments(tiny, tmp_path, name):
+    root, _ = tiny
+    texts = ["great wonderful film", "awful, boring; a waste", "", "a \"quoted\", review with commas"]
+    path = tmp_path / name
+    frame = pd.DataFrame({"id": range(len(texts)), "text": texts})
+    if name.endswith(".txt"):
+        path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    elif name.endswith(".csv"):
+        frame.to_csv(path, index=False)
+    elif name.endswith(".tsv"):
+        frame.to_csv(path, sep="\t", index=False)
+    elif name.endswith(".parquet"):
+        frame.to_parquet(path)
+    else:
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    from_file = predict(root, "--file", str(path), "--format", "jsonl", "--batch-size", "3")
+    assert from_file.returncode == 0, from_file.stderr.decode()
+    records = [json.loads(line) for line in from_file.stdout.decode().splitlines()]
+    assert [r["text"] for r in records] == texts and [r["row"] for r in records] == [1, 2, 3, 4]
+    from_args = tsv_rows(predict(root, *texts).stdout)
+    np.testing.assert_allclose([r["probability"] for r in records], from_args["probability"].astype(float),
+                               atol=1e-4)
+    assert [r["no_known_word"] for r in records] == [False, False, True, False]
+
+
+def test_standard_input_is_streamed_batch_by_batch(tiny):
+    """The first batch is scored and written while standard input is still open."""
+    root, _ = tiny
+    proc = subprocess.Popen([sys.executable, "-m", "stages.predict", "-", "--batch-size", "2"], cwd=root, env=ENV,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+
+    def readline():
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "no output while standard input is open: predict does not stream"
+        return proc.stdout.readline()
+
+    try:
+        proc.stdin.write("great film\nawful film\n".encode())
+        proc.stdin.flush()
+        header, first, second = (readline() for _ in range(3))
+        assert header.startswith(b"row\t") and first.startswith(b"1\t") and second.startswith(b"2\t")
+        proc.stdin.write("wonderful\n".encode())
+        proc.stdin.close()
+        assert proc.stdout.read().startswith(b"3\t")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+
+
+def test_a_review_too_long_for_the_command_line_goes_through_stdin(tiny):
+    root, _ = tiny
+    review = ("great wonderful film " * 60_000).strip()  # 1.2 MB on one line
+    out = predict(root, "-", stdin=review.encode() + b"\n")
+    assert out.returncode == 0, out.stderr.decode()
+    rows = tsv_rows(out.stdout)
+    assert len(rows) == 1 and float(rows["probability"][0]) > 0.5
+
+
+@pytest.mark.parametrize("case, phrase", [
+    ("latin1", "line 2: not UTF-8"),
+    ("csv_without_text", "no column 'text'"),
+    ("missing", "no such file"),
+    ("truncated_model", "is damaged"),
+    ("garbage_model", "is damaged"),
+    ("no_model", "not found"),
+])
+def test_bad_input_is_a_message_not_a_traceback(tiny, tmp_path, case, phrase):
+    root, _ = tiny
+    args = []
+    if case == "latin1":
+        (tmp_path / "r.txt").write_bytes("fine\ncaf\xe9 au lait\n".encode("latin-1"))
+        args = ["--file", str(tmp_path / "r.txt")]
+    elif case == "csv_without_text":
+        pd.DataFrame({"review": ["a"]}).to_csv(tmp_path / "r.csv", index=False)
+        args = ["--file", str(tmp_path / "r.csv")]
+    elif case == "missing":
+        args = ["--file", str(tmp_path / "nope.txt")]
+    else:
+        model = tmp_path / "model.keras"
+        data = (root / "models/raw_text_model.keras").read_bytes()
+        if case != "no_model":
+            model.write_bytes(data[: len(data) // 2] if case == "truncated_model" else os.urandom(4096))
+        args = ["--model", str(model), "some review"]
+    out = predict(root, *args)
+    err = out.stderr.decode()
+    assert out.returncode != 0 and phrase in err and "Traceback" not in err, err
+
+
+def test_saved_model_serves_without_this_project(tiny):
+    """A fresh process loads models/serving with TensorFlow alone and gives the pipeline's scores."""
+    root, _ = tiny
+    reviews = pd.read_parquet(root / "data/raw/reviews.parquet")
+    texts = reviews[reviews["split"] == "test"]["text"].tolist() + NO_WORD
+    (root / "texts.json").write_text(json.dumps(texts))
+    script = (
+        "import json, sys, tensorflow as tf\n"
+        "served = tf.saved_model.load('models/serving').signatures['serving_default']\n"
+        "out = served(texts=tf.constant(json.load(open('texts.json'))))\n"
+        "assert not any(m == 'stages' or m.startswith('stages.') for m in sys.modules)\n"
+        "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"})  # no PYTHONPATH to stages
+    assert out.returncode == 0, out.stderr[-3000:]
+    served = json.loads(out.stdout.splitlines()[-1])
+    pipeline = pd.read_csv(root / "reports/predictions.csv")["probability"].to_numpy()
+    np.testing.assert_allclose(served["probability"][: len(pipeline)], pipeline, atol=2e-6)
+    assert np.isfinite(served["probability"]).all()
+    assert served["no_known_word"][-len(NO_WORD):] == [True] * len(NO_WORD)
