@@ -60,6 +60,9 @@ def main(params: dict) -> None:
     model = load_model(MODEL)
     x, y = np.load(PADDED_DIR / "test_x.npy"), np.load(PADDED_DIR / "test_y.npy")
     p = predict(model, x)
+    if not np.isfinite(p).all():
+        raise SystemExit(f"evaluate: the model gives a non-finite probability for {int((~np.isfinite(p)).sum())} of "
+                         f"{len(p)} test reviews; nothing was written (re-train it: `dvc repro -f train`)")
     lengths = np.diff(np.load(INTERIM_DIR / "test_offsets.npy"))  # tokens before padding or cutting
     metrics = {"test": rounded(binary_metrics(y, p, cfg["threshold"])),
                "test_by_length": accuracy_by_length(y, p, lengths, cfg["length_buckets"], cfg["threshold"])}

@@ -160,11 +160,12 @@ def test_carve_test_split_is_stratified_seeded_and_keeps_duplicates_together():
 
 def test_local_source_from_csv(default_params, tmp_path):
     rows = [(t, 1) for t in fixtures.POSITIVE] * 3 + [(t, 0) for t in fixtures.NEGATIVE] * 3
-    pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp_path / "mine.csv", index=False)
-    (tmp_path / "glove.txt").write_bytes(fixtures.glove_text(50)[0])
+    (tmp_path / "data/external").mkdir(parents=True)
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp_path / "data/external/mine.csv", index=False)
+    (tmp_path / "data/external/glove.txt").write_bytes(fixtures.glove_text(50)[0])
     params = default_params
-    params["data"].update(source="local", local={"reviews": str(tmp_path / "mine.csv"),
-                                                 "glove": str(tmp_path / "glove.txt")})
+    params["data"].update(source="local", local={"reviews": "data/external/mine.csv",
+                                                 "glove": "data/external/glove.txt"})
     result = run_stage("download", tmp_path, params)
     assert result.returncode == 0, result.stderr
     reviews = pd.read_parquet(tmp_path / "data/raw/reviews.parquet")
@@ -174,11 +175,32 @@ def test_local_source_from_csv(default_params, tmp_path):
 
 
 def test_local_glove_of_wrong_dimension_is_a_clear_error(default_params, tmp_path):
-    pd.DataFrame({"text": ["good", "bad"], "label": [1, 0]}).to_csv(tmp_path / "r.csv", index=False)
-    (tmp_path / "glove.txt").write_bytes(fixtures.glove_text(100)[0])
+    (tmp_path / "data/external").mkdir(parents=True)
+    pd.DataFrame({"text": ["good", "bad"], "label": [1, 0]}).to_csv(tmp_path / "data/external/r.csv", index=False)
+    (tmp_path / "data/external/glove.txt").write_bytes(fixtures.glove_text(100)[0])
     params = default_params
-    params["data"].update(source="local", local={"reviews": str(tmp_path / "r.csv"), "glove": str(tmp_path / "glove.txt")})
+    params["data"].update(source="local", local={"reviews": "data/external/r.csv", "glove": "data/external/glove.txt"})
     result = run_stage("download", tmp_path, params)
     assert result.returncode != 0
-    assert "glove.txt" in result.stderr and "50 dimensions" in result.stderr
+    assert "glove.txt, line 1: a word and 100 numbers, expected 50" in result.stderr
     assert not (tmp_path / "data/raw").exists()
+
+
+def test_local_reviews_with_the_packaged_glove_in_every_table_format(default_params, tmp_path):
+    """data.local.glove: null takes GloVe 6B 50d from its package; labels may be 0/1, '1', 1.0 or true/false."""
+    frame = pd.DataFrame({"text": fixtures.POSITIVE * 3 + fixtures.NEGATIVE * 3,
+                          "label": ["1", "1.0", "true", "1"] * 3 + ["0", "0.0", "False", "0"] * 3})
+    (tmp_path / "data/external").mkdir(parents=True)
+    writers = {"r.tsv": lambda p: frame.to_csv(p, sep="\t", index=False), "r.parquet": frame.to_parquet,
+               "r.jsonl": lambda p: frame.to_json(p, orient="records", lines=True)}
+    for name, write in writers.items():
+        write(tmp_path / "data/external" / name)
+        params = default_params
+        params["data"].update(source="local", local={"reviews": f"data/external/{name}", "glove": None})
+        result = run_stage("download", tmp_path, params)
+        assert result.returncode == 0, result.stderr
+        reviews = pd.read_parquet(tmp_path / "data/raw/reviews.parquet")
+        assert reviews["label"].tolist() == [1] * 12 + [0] * 12
+        assert reviews["id"].iloc[0] == "local-000001"  # row numbers of the file
+        manifest = __import__("json").loads((tmp_path / "data/raw/manifest.json").read_text())
+        assert manifest["glove"] == {"words": 400000, "dim": 50}

@@ -80,8 +80,24 @@ def feature_params(default_params):
 
 def test_clean_features_pass(default_params):
     matrix = np.vstack([np.zeros((1, 50)), np.ones((9, 50))]).astype(np.float32)
-    results = validate(feature_params(default_params), good_arrays(), matrix, {"vocab_coverage": 0.9})
+    results = validate(feature_params(default_params), good_arrays(), matrix, {"vocab_coverage": 0.9}, 10)
     assert all(r["success"] for r in results)
+
+
+def test_a_vocabulary_smaller_than_vocab_size_is_checked_against_its_real_size(default_params):
+    """tokenize.vocab_size is a cap: 8 ids in a corpus that has no more words pass; an id of 8 does not."""
+    params = feature_params(default_params)
+    params["tokenize"]["vocab_size"] = 20000
+    matrix = np.vstack([np.zeros((1, 50)), np.ones((7, 50))]).astype(np.float32)
+    assert all(r["success"] for r in validate(params, good_arrays(), matrix, {"vocab_coverage": 0.9}, 8))
+    arrays = good_arrays()
+    x, y = arrays["train"]
+    x = x.copy()
+    x[1, 3] = 8
+    arrays["train"] = (x, y)
+    results = validate(params, arrays, matrix, {"vocab_coverage": 0.9}, 8)
+    failed = {(r["suite"], c["column"]) for r in results for c in r["checks"] if not c["success"]}
+    assert failed == {("padded_train", "max_id")}
 
 
 def test_corrupted_features_fail_with_each_problem_named(default_params):
@@ -94,7 +110,7 @@ def test_corrupted_features_fail_with_each_problem_named(default_params):
     arrays["test"] = (np.zeros((2, 5), np.int32) + 2, np.array([1, 0]))  # rows of length 5, maxlen is 4
     matrix = np.ones((10, 50), np.float32)    # padding row not zero
     matrix[3, 3] = np.inf
-    results = validate(feature_params(default_params), arrays, matrix, {"vocab_coverage": 0.3})
+    results = validate(feature_params(default_params), arrays, matrix, {"vocab_coverage": 0.3}, 10)
     failed = {(r["suite"], c["expectation"], c["column"]) for r in results for c in r["checks"] if not c["success"]}
     assert failed == {
         ("padded_train", "expect_table_row_count_to_equal", None),

@@ -20,6 +20,12 @@ def clean():
     return reviews, ood, words, vectors
 
 
+@pytest.fixture
+def default_params(default_params):
+    default_params["validation"]["raw"]["min_rows_per_split"] = 2  # the clean data has 4 reviews per split
+    return default_params
+
+
 def run(params, reviews, ood, words, vectors):
     manifest = build_manifest("local", {}, reviews, ood, words, vectors)
     return validate(params, manifest, reviews, ood, words, vectors)
@@ -72,5 +78,21 @@ def test_wrong_dimension_and_imbalance_are_caught(default_params, clean):
     params = {**default_params, "data": {**default_params["data"], "glove_dim": 100}}
     results = run(params, unbalanced, ood, words, vectors)
     failed = {r["suite"] for r in results if not r["success"]}
-    assert failed == {"glove", "class_balance"}
+    assert failed == {"glove", "splits"}
     assert "positive_share" in render_markdown(results, "t")
+
+
+@pytest.mark.parametrize("change, observed", [
+    (lambda r: r.assign(split="train"), "split test, rows 0, positive 0, negative 0"),       # no test split
+    (lambda r: r.assign(split="test"), "split train, rows 0"),                               # no train split
+    (lambda r: r.assign(label=[1, 1, 1, 1, 0, 0, 1, 1]), "split test, rows 4, positive 4, negative 0"),  # one class
+    (lambda r: r.iloc[[0, 1, 2, 3, 4, 5, 6]], "split test, rows 3, positive 2, negative 1"),  # too few rows
+])
+def test_every_split_needs_rows_of_both_classes(default_params, clean, change, observed):
+    reviews, ood, words, vectors = clean
+    default_params["validation"]["raw"].update(min_rows_per_split=4, class_balance=[0.0, 1.0])
+    results = run(default_params, change(reviews).reset_index(drop=True), ood, words, vectors)
+    splits = next(r for r in results if r["suite"] == "splits")
+    assert not splits["success"]
+    assert observed in failure_summary(results)
+    assert "| split | rows | positive | negative | positive_share |" in render_markdown(results, "t")
