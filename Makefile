@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup repro test bench report clean-venv
+.PHONY: setup repro test bench report example clean-venv
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ bench: $(STAMP)
 BASE ?= main
 report: $(STAMP)
 	$(BIN)/python -m tools.pr_report --base $(BASE) --out reports/pr_report.md
+
+# The Keras tutorial's ten documents through the whole pipeline, with learned and with GloVe embeddings
+example: $(STAMP)
+	$(BIN)/python -m examples.keras_tutorial
 
 clean-venv:
 	rm -rf $(VENV)

@@ -4,6 +4,7 @@ Checks what users rely on: `dvc exp run -S key=value` re-runs exactly the stages
 follows from changed data), metrics diffs, a queued sweep, the pull-request report, and a push/pull round
 trip through a local remote into a fresh clone that then needs no recomputation.
 """
+import hashlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -132,6 +134,7 @@ PARAM_CASES = [
     ("evaluate.threshold=0.6", {"evaluate"}),
     ("export.neighbours=3", {"export"}),
     ("validation.raw.text_chars=[5, 60000]", {"validate_raw", "tokenize"}),
+    ("validation.raw.min_rows_per_split=10", {"validate_raw", "tokenize"}),
     ("validation.features.max_all_padding_share=0.05", {"validate_features", "train"}),
     ("data.test_size=0.3", ALL),
     ("report.max_drop=0.01", set()),
@@ -192,3 +195,29 @@ def test_push_then_pull_into_fresh_clone_needs_no_recompute(repo, tmp_path):
     out = dvc(clone, "repro")
     assert stages_run(out.stdout) == set(), out.stdout
     assert "Data and pipelines are up to date" in dvc(clone, "status").stdout
+
+
+def test_inputs_are_tracked_by_content_and_a_fixed_input_recovers(repo):
+    """An in-place edit of a local file is seen by `dvc status`; a bad one stops `dvc repro` with a message and
+    leaves dvc.lock alone; once the file is fixed, `dvc repro` re-runs from download and all is up to date."""
+    reset(repo)
+    path = repo / "data/external/reviews.csv"
+    frame = pd.read_csv(path)
+    lock_before = (repo / "dvc.lock").read_text()
+
+    path.write_bytes(frame.to_csv(index=False).replace("the", "thé").encode("latin-1", "replace"))  # same path, new bytes
+    status = dvc(repo, "status").stdout
+    assert re.search(r"download:\s+changed deps:\s+modified:\s+data/external", status), status
+    out = dvc(repo, "repro", check=False)
+    assert out.returncode != 0 and "Traceback" not in out.stdout + out.stderr
+    assert re.search(r"data/external/reviews.csv, line \d+: not UTF-8 text", out.stderr), out.stderr
+    assert (repo / "dvc.lock").read_text() == lock_before and list(repo.rglob(".*.tmp")) == []
+
+    frame.assign(label=1 - frame["label"]).to_csv(path, index=False)  # fixed, and the labels flipped
+    out = dvc(repo, "repro")
+    assert {"download", "validate_raw", "tokenize", "train", "evaluate"} <= stages_run(out.stdout)
+    manifest = json.loads((repo / "data/raw/manifest.json").read_text())
+    assert manifest["inputs"]["reviews"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    labels = pd.read_parquet(repo / "data/raw/reviews.parquet")["label"].to_numpy()
+    assert (labels == 1 - frame["label"].to_numpy()).all()
+    assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
