@@ -26,5 +26,7 @@ def test_keras_tutorial_example_runs_with_learned_and_glove_embeddings(tmp_path)
         train = json.loads((root / "reports/train/metrics.json").read_text())
         assert train["train"]["accuracy"] >= 0.8  # ten documents are easy to fit, as in the tutorial
         assert f"{run}: 16 ids" in out.stdout
-    glove_model_embedding = np.load(tmp_path / "glove/data/processed/embedding_matrix.npy")
-    assert np.abs(glove_model_embedding[2:]).sum() > 0  # GloVe rows for the words
+    for run, frozen in (("glove", True), ("learned", False)):  # frozen GloVe stays GloVe; learned vectors do not
+        glove = np.load(tmp_path / run / "data/processed/embedding_matrix.npy")[1:]
+        trained = np.loadtxt(tmp_path / run / "reports/projector/trained/vecs.tsv", delimiter="\t")
+        assert np.allclose(trained, glove, rtol=1e-4, atol=1e-6) == frozen
