@@ -70,7 +70,7 @@ def _shorten(value, limit: int = 80):
         return {k: _shorten(v, limit) for k, v in value.items()}
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + "..."
-    return value
+    return _plain(value)
 
 
 def render_markdown(results: list[dict], title: str) -> str:
