@@ -15,7 +15,11 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1 or argv[0] not in STAGES:
         sys.exit(f"usage: python -m stages <stage>, where <stage> is one of: {', '.join(STAGES)}")
     params = load_params()
-    importlib.import_module(f"stages.{argv[0]}").main(params)
+    try:
+        importlib.import_module(f"stages.{argv[0]}").main(params)
+    except FileNotFoundError as e:  # run by hand before the stages that make its inputs
+        missing = e.filename or str(e).split(": ")[-1]
+        sys.exit(f"{argv[0]}: input {missing} not found; `dvc repro {argv[0]}` runs the stages before it first")
 
 
 if __name__ == "__main__":

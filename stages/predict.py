@@ -113,7 +113,7 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
             chunks = pd.read_json(path, lines=True, chunksize=batch_size, dtype=False, encoding="utf-8")
         else:
             chunks = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False,
-                                 chunksize=batch_size, encoding="utf-8")
+                                 chunksize=batch_size, encoding="utf-8-sig")
         for chunk in chunks:
             if "text" not in chunk.columns:
                 raise InputError(f"{path}: no column 'text' (found: {', '.join(map(str, chunk.columns))})")

@@ -171,3 +171,20 @@ def test_bad_input_gets_a_message(tmp_path, default_params, case, breaker, stage
     # Nothing half-written: the failing stage's own outputs are absent (first run), reports aside.
     outputs = {"download": "data/raw", "validate_features": "models", "validate_raw": "data/interim"}
     assert not (tmp_path / outputs[stage]).exists()
+
+
+@pytest.mark.parametrize("stage, missing", [("tokenize", "data/raw/reviews.parquet"),
+                                            ("evaluate", "models/model.keras")])
+def test_a_stage_run_by_hand_before_its_inputs_exist_says_which(tmp_path, default_params, stage, missing):
+    tiny_project(tmp_path, default_params, n_reviews=200)
+    result = run_stage(stage, tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{stage}: input {missing} not found; `dvc repro {stage}`" in result.stderr
+
+
+def test_a_spreadsheet_csv_with_a_byte_order_mark_is_read(tmp_path):
+    from stages.lib.local_files import read_local_reviews
+
+    path = tmp_path / "reviews.csv"
+    path.write_bytes("text,label\nGood film,1\n".encode("utf-8-sig"))
+    assert read_local_reviews(path)["text"].tolist() == ["Good film"]

@@ -51,4 +51,6 @@ def load_model(path: Path | str):
     import stages.lib.models  # noqa: F401  (HashedBigrams)
     import stages.lib.raw_text  # noqa: F401  (RawTextToIds, tf_standardize)
 
+    if not Path(path).is_file():  # Keras says ValueError; this is what it is
+        raise FileNotFoundError(2, "No such file", str(path))
     return keras.models.load_model(path)

@@ -53,7 +53,7 @@ def read_table(path: Path, key: str) -> pd.DataFrame:
         if kind == "JSON Lines":
             return pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
         return pd.read_csv(path, sep="\t" if kind == "TSV" else ",", dtype=str, keep_default_na=False,
-                           encoding="utf-8")
+                           encoding="utf-8-sig")  # -sig: a byte-order mark (spreadsheet exports) is not a header
     except UnicodeDecodeError:
         line, reason = first_bad_utf8_line(path)
         raise SourceError(f"{path}, line {line}: not UTF-8 text ({reason}); re-save the file as UTF-8 "
