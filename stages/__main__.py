@@ -8,7 +8,7 @@ import sys
 
 from stages.lib.params import load_params
 
-STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"]
+STAGES = ["download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"]
 
 
 def main(argv: list[str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.files import atomic_dir
+from stages.lib.files import atomic_dir, write_json
 from stages.lib.keras_files import save_keras_reproducibly
 from stages.lib.params import load_params
 
@@ -63,6 +63,15 @@ def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callba
     return model, history.history
 
 
+def best_epoch_metrics(history: dict) -> dict:
+    """The metrics of the epoch whose weights early stopping kept (lowest validation loss, the first if tied),
+    in DVCLive's layout, plus how many epochs ran."""
+    best = int(np.argmin(history["val_loss"]))
+    return {"train": {"accuracy": float(history["accuracy"][best]), "loss": float(history["loss"][best])},
+            "eval": {"accuracy": float(history["val_accuracy"][best]), "loss": float(history["val_loss"][best])},
+            "step": best, "epochs_run": len(history["loss"])}
+
+
 def main(params: dict) -> None:
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
@@ -80,8 +89,10 @@ def main(params: dict) -> None:
         except NonFiniteLossError as e:
             raise SystemExit(f"train: stopped, {e}; no model was written. Try a lower train.learning_rate, "
                              "and look for reviews without any token in reports/validation/features.md") from None
+        best = best_epoch_metrics(history)
+        write_json(live_dir / "metrics.json", best)  # DVCLive wrote the last epoch's; the model is the best's
         save_keras_reproducibly(model, MODEL)
-    best = int(np.argmin(history["val_loss"]))
+    best = best["step"]
     print(f"train: {params['train']['model']}, {len(history['loss'])} epochs, best epoch {best + 1}: "
           f"val_loss {history['val_loss'][best]:.4f}, val_accuracy {history['val_accuracy'][best]:.4f}")
 

@@ -21,7 +21,8 @@ import yaml
 from tests.conftest import REPO
 from tests.fixtures import tiny_project
 
-ALL = {"download", "validate_raw", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"}
+ALL = {"download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train", "evaluate",
+       "export"}
 AFTER_PAD = {"pad", "validate_features", "train", "evaluate", "export"}
 PROJECT_FILES = ["stages", "tools", "dvc.yaml", ".dvcignore", ".gitignore"]
 
@@ -131,10 +132,11 @@ PARAM_CASES = [
     ("embedding.oov_init=zeros", {"embed", "validate_features", "train", "evaluate", "export"}),
     ("embedding.trainable=false", {"train", "evaluate", "export"}),
     ("train.epochs=1", {"train", "evaluate", "export"}),
-    ("evaluate.threshold=0.6", {"evaluate"}),
+    ("evaluate.threshold=0.6", {"evaluate", "baseline"}),  # the baselines' labels use the same threshold
+    ("baseline.nbsvm.C=2", {"baseline"}),
     ("export.neighbours=3", {"export"}),
-    ("validation.raw.text_chars=[5, 60000]", {"validate_raw", "tokenize"}),
-    ("validation.raw.min_rows_per_split=10", {"validate_raw", "tokenize"}),
+    ("validation.raw.text_chars=[5, 60000]", {"validate_raw", "tokenize", "baseline"}),
+    ("validation.raw.min_rows_per_split=10", {"validate_raw", "tokenize", "baseline"}),
     ("validation.features.max_all_padding_share=0.05", {"validate_features", "train"}),
     ("data.test_size=0.3", ALL),
     ("report.max_drop=0.01", set()),
@@ -179,6 +181,7 @@ def test_report_between_two_commits(repo):
         assert "| maxlen | 40 | 6 |" in report
         assert re.search(r"\| reports/metrics.json \| test.accuracy \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|", report)
         assert re.search(r"\*\*Verdict: (PASS|FAIL)\*\*: `test.accuracy` [\d.]+ → [\d.]+", report)
+        assert re.search(r"margin over the best baseline [+-][\d.]+ \(model [\d.]+, best baseline [\d.]+", report)
         assert "reports/plots/roc.json" in report and (repo / "reports/pr_plots/index.html").exists()
     finally:
         sh(repo, "git", "reset", "-q", "--hard", "HEAD~1")

@@ -149,3 +149,24 @@ def test_bad_training_params_fail_fast(default_params, key, value, message):
     with pytest.raises(ParamsError) as err:
         check_params(with_change(default_params, key, value))
     assert message in str(err.value)
+
+
+def test_train_metrics_are_those_of_the_kept_epoch(tiny):
+    """reports/train/metrics.json holds the epoch early stopping restored (lowest validation loss), not the last."""
+    import json
+
+    root, _ = tiny
+    metrics = json.loads((root / "reports/train/metrics.json").read_text())
+    curve = pd.read_csv(root / "reports/train/plots/metrics/eval/loss.tsv", sep="\t")
+    best = int(curve["loss"].idxmin())
+    assert metrics["step"] == int(curve["step"][best]) and metrics["epochs_run"] == len(curve)
+    assert metrics["eval"]["loss"] == pytest.approx(curve["loss"][best], rel=1e-6)
+
+
+def test_best_epoch_metrics_pick_the_first_lowest_validation_loss():
+    from stages.train import best_epoch_metrics
+
+    history = {"loss": [0.6, 0.4, 0.3, 0.2], "accuracy": [0.6, 0.8, 0.85, 0.9],
+               "val_loss": [0.5, 0.35, 0.35, 0.4], "val_accuracy": [0.7, 0.82, 0.83, 0.81]}
+    assert best_epoch_metrics(history) == {"train": {"accuracy": 0.8, "loss": 0.4},
+                                           "eval": {"accuracy": 0.82, "loss": 0.35}, "step": 1, "epochs_run": 4}

@@ -43,16 +43,35 @@ def fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def verdict(metrics: dict, metric: str, max_drop: float) -> str:
+def verdict(metrics: dict, metric: str, max_drop: float, margin: tuple[str, bool] | None = None) -> str:
+    """The verdict line: the main metric against its base, and (when known) the margin over the baselines."""
     row = next((rows[metric] for rows in metrics.values() if metric in rows), None)
+    margin_text, margin_ok = margin if margin else ("", True)
     if row is None or row.get("new") is None:
         return f"**Verdict: no value for `{metric}` in the workspace**"
     if row.get("old") is None:
-        return f"**Verdict: `{metric}` = {fmt(row['new'])} (no base value to compare)**"
-    delta = row["new"] - row["old"]
-    ok = delta >= -max_drop
-    return (f"**Verdict: {'PASS' if ok else 'FAIL'}**: `{metric}` {fmt(row['old'])} → {fmt(row['new'])} "
-            f"({delta:+.4f}; allowed drop {max_drop})")
+        ok = margin_ok
+        change = f"`{metric}` = {fmt(row['new'])} (no base value to compare)"
+    else:
+        delta = row["new"] - row["old"]
+        ok = delta >= -max_drop and margin_ok
+        change = f"`{metric}` {fmt(row['old'])} → {fmt(row['new'])} ({delta:+.4f}; allowed drop {max_drop})"
+    return f"**Verdict: {'PASS' if ok else 'FAIL'}**: {change}" + (f"; {margin_text}" if margin_text else "")
+
+
+def baseline_margin(model_metrics: dict | None, baseline_metrics: dict | None, min_margin: float):
+    """(text, ok) of the model's test accuracy minus the best baseline's, or None when either is missing."""
+    if not model_metrics or not baseline_metrics:
+        return None
+    model, best = model_metrics["test"]["accuracy"], baseline_metrics["best"]["test_accuracy"]
+    margin = model - best
+    ok = margin >= min_margin
+    return (f"margin over the best baseline {margin:+.4f} (model {model:.4f}, best baseline {best:.4f}; "
+            f"required at least {min_margin:+.4f}){'' if ok else ' FAIL'}", ok)
+
+
+def read_json_file(path: str) -> dict | None:
+    return json.loads(Path(path).read_text()) if Path(path).exists() else None
 
 
 def metrics_section(metrics: dict) -> list[str]:
@@ -119,7 +138,9 @@ def build_report(base: str, params: dict, plots_dir: Path) -> str:
     metrics = dvc_json("metrics", "diff", base)
     changed_params = dvc_json("params", "diff", base)
     cfg = params["report"]
-    lines = [f"# Pipeline report: workspace vs `{base}`", "", verdict(metrics, cfg["metric"], cfg["max_drop"]), ""]
+    margin = baseline_margin(read_json_file("reports/metrics.json"), read_json_file("reports/baseline/metrics.json"),
+                             cfg["min_margin"])
+    lines = [f"# Pipeline report: workspace vs `{base}`", "", verdict(metrics, cfg["metric"], cfg["max_drop"], margin), ""]
     lines += metrics_section(metrics) + params_section(changed_params) + validation_section(base)
     lines += plots_section(base, plots_dir)
     return "\n".join(lines)

@@ -161,7 +161,12 @@ SCHEMA: dict = {
         "errors_shown": Int(0, 10_000),
     },
     "export": {"probe_words": Words(), "neighbours": Int(1, 1000)},
-    "report": {"metric": Text(), "max_drop": Float(0.0, 1.0)},
+    "baseline": {
+        "tfidf_logreg": {"ngrams": Int(1, 5), "min_df": Int(1, None), "max_df": Float(0.0, 1.0, open_lo=True),
+                         "C": Float(0.0, 1e6, open_lo=True)},
+        "nbsvm": {"ngrams": Int(1, 5), "alpha": Float(0.0, 1e6, open_lo=True), "C": Float(0.0, 1e6, open_lo=True)},
+    },
+    "report": {"metric": Text(), "max_drop": Float(0.0, 1.0), "min_margin": Float(-1.0, 1.0)},
 }
 
 

@@ -1,0 +1,114 @@
+"""Stage `baseline`: the classic linear text classifiers, on exactly the pipeline's split, for comparison.
+
+- `tfidf_logreg`: TF-IDF of word n-grams (sublinear tf) and a logistic regression;
+- `nbsvm`: binary n-gram counts scaled by naive-Bayes log-count ratios, then a logistic regression (Wang and
+  Manning 2012, "Baselines and bigrams", in its logistic-regression form).
+
+Both read the tokens of the pipeline's own tokenizer (stages.lib.text, the model's tokens, the whole review,
+no vocabulary cap, no maxlen cut), are fitted on the training split only, and are scored on the test split
+and the out-of-domain set with the metric definitions `evaluate` uses (stages.lib.metrics).
+Writes reports/baseline/metrics.json (a DVC metrics file, beside the model's) and the test predictions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.lib.files import atomic_path, write_json
+from stages.lib.metrics import binary_metrics, non_finite_keys, rounded
+from stages.lib.params import load_params
+
+RAW_DIR, OUT_DIR = Path("data/raw"), Path("reports/baseline")
+MODELS = ("tfidf_logreg", "nbsvm")
+
+
+def token_strings(texts) -> list[str]:
+    """Each review as its pipeline tokens joined by single spaces (the vectorisers split on spaces only)."""
+    import pyarrow.compute as pc
+
+    from stages.lib.text import tokenize
+
+    return pc.binary_join(tokenize(texts), " ").to_pylist()
+
+
+def _vectorizer(kind: str, ngrams: int, **options):
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+    cls = TfidfVectorizer if kind == "tfidf" else CountVectorizer
+    return cls(token_pattern=r"[^ ]+", lowercase=False, ngram_range=(1, ngrams), dtype=np.float64, **options)
+
+
+def _logreg(c: float, seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=1000, random_state=seed)
+
+
+def fit_tfidf_logreg(train: list[str], y: np.ndarray, cfg: dict, seed: int):
+    """Returns predict(texts) -> P(positive)."""
+    vectorizer = _vectorizer("tfidf", cfg["ngrams"], min_df=cfg["min_df"], max_df=cfg["max_df"], sublinear_tf=True)
+    model = _logreg(cfg["C"], seed).fit(vectorizer.fit_transform(train), y)
+    return lambda texts: model.predict_proba(vectorizer.transform(texts))[:, 1]
+
+
+def nb_ratios(x, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Naive-Bayes log-count ratio per feature: log of (p / |p|_1) / (q / |q|_1), p and q smoothed by alpha."""
+    p = alpha + np.asarray(x[y == 1].sum(axis=0)).ravel()
+    q = alpha + np.asarray(x[y == 0].sum(axis=0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
+def fit_nbsvm(train: list[str], y: np.ndarray, cfg: dict, seed: int):
+    from scipy import sparse
+
+    vectorizer = _vectorizer("count", cfg["ngrams"], binary=True)
+    x = vectorizer.fit_transform(train)
+    scale = sparse.diags(nb_ratios(x, y, cfg["alpha"]))
+    model = _logreg(cfg["C"], seed).fit(x @ scale, y)
+    return lambda texts: model.predict_proba(vectorizer.transform(texts) @ scale)[:, 1]
+
+
+FITTERS = {"tfidf_logreg": fit_tfidf_logreg, "nbsvm": fit_nbsvm}
+
+
+def run_baselines(reviews: pd.DataFrame, ood: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame]:
+    """(metrics per baseline, test predictions) for the raw reviews and out-of-domain set."""
+    cfg, threshold = params["baseline"], params["evaluate"]["threshold"]
+    train, test = reviews[reviews["split"] == "train"], reviews[reviews["split"] == "test"]
+    train_text, test_text = token_strings(train["text"]), token_strings(test["text"])
+    ood_text = token_strings(ood["text"]) if len(ood) else []
+    y_train, y_test = train["label"].to_numpy(), test["label"].to_numpy()
+    metrics, predictions = {}, pd.DataFrame({"id": test["id"].to_numpy(), "label": y_test})
+    for name in MODELS:
+        predict = FITTERS[name](train_text, y_train, cfg[name], params["seed"])
+        p = predict(test_text)
+        predictions[name] = p.round(6)
+        metrics[name] = {"test": rounded(binary_metrics(y_test, p, threshold))}
+        if len(ood):
+            m = binary_metrics(ood["label"].to_numpy(), predict(ood_text), threshold)
+            metrics[name]["ood"] = rounded({k: m[k] for k in ("accuracy", "roc_auc", "n")})
+    best = max(MODELS, key=lambda n: metrics[n]["test"]["accuracy"])
+    metrics["best"] = {"test_accuracy": metrics[best]["test"]["accuracy"],  # numbers only: DVC diffs them
+                       "test_roc_auc": max(metrics[n]["test"]["roc_auc"] for n in MODELS)}
+    return metrics, predictions
+
+
+def main(params: dict) -> None:
+    reviews = pd.read_parquet(RAW_DIR / "reviews.parquet")
+    ood = pd.read_parquet(RAW_DIR / "ood.parquet")
+    metrics, predictions = run_baselines(reviews, ood, params)
+    bad = non_finite_keys({k: v for k, v in metrics.items() if k != "best"})
+    if bad:
+        raise SystemExit(f"baseline: refusing to write non-finite metrics: {', '.join(bad)}")
+    write_json(OUT_DIR / "metrics.json", metrics)
+    with atomic_path(OUT_DIR / "predictions.csv") as tmp:
+        predictions.to_csv(tmp, index=False, float_format="%.6f")
+    print("baseline: " + "; ".join(
+        f"{n} test accuracy {metrics[n]['test']['accuracy']:.4f}, ROC AUC {metrics[n]['test']['roc_auc']:.4f}"
+        + (f", out-of-domain {metrics[n]['ood']['accuracy']:.4f}" if "ood" in metrics[n] else "") for n in MODELS))
+
+
+if __name__ == "__main__":
+    main(load_params())

@@ -1,0 +1,53 @@
+"""The `baseline` stage (TF-IDF + logistic regression, NBSVM) on the tiny dataset, and the report's margin line."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from stages.baseline import MODELS, nb_ratios, token_strings
+from stages.lib.metrics import binary_metrics
+from stages.lib.text import tokenize
+from tools.pr_report import baseline_margin, verdict
+
+
+def test_baseline_metrics_in_range_and_recomputed_from_saved_predictions(tiny):
+    root, params = tiny
+    metrics = json.loads((root / "reports/baseline/metrics.json").read_text())
+    predictions = pd.read_csv(root / "reports/baseline/predictions.csv")
+    model_predictions = pd.read_csv(root / "reports/predictions.csv")
+    assert predictions["id"].tolist() == model_predictions["id"].tolist()  # the same test reviews as the model
+    y = predictions["label"].to_numpy()
+    for name in MODELS:
+        test = metrics[name]["test"]
+        assert test["n"] == len(predictions) > 0 and 0.6 < test["accuracy"] <= 1 and 0.5 < test["roc_auc"] <= 1
+        again = binary_metrics(y, predictions[name].to_numpy(), params["evaluate"]["threshold"])
+        for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"):
+            assert test[key] == pytest.approx(again[key], abs=2e-6), (name, key)
+        assert "ood" not in metrics[name]  # the local source has no out-of-domain set
+    assert metrics["best"]["test_accuracy"] == max(metrics[n]["test"]["accuracy"] for n in MODELS)
+
+
+def test_baselines_read_the_pipeline_tokens():
+    texts = ["Don't miss it!<br />A <b>GREAT</b> film", "😀"]
+    assert token_strings(texts) == [" ".join(t) for t in tokenize(texts).to_pylist()] == ["dont miss it a b great b film", ""]
+
+
+def test_nb_ratios_match_the_formula():
+    x = sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1]]))
+    y = np.array([1, 1, 0])
+    p, q = np.array([3, 2, 1]), np.array([1, 2, 2])  # alpha 1 plus the counts per class
+    np.testing.assert_allclose(nb_ratios(x, y, 1.0), np.log((p / p.sum()) / (q / q.sum())))
+
+
+def test_margin_line_and_verdict():
+    model, baseline = {"test": {"accuracy": 0.92}}, {"best": {"test_accuracy": 0.9172}}
+    text, ok = baseline_margin(model, baseline, 0.0)
+    assert ok and text.startswith("margin over the best baseline +0.0028 (model 0.9200, best baseline 0.9172")
+    text, ok = baseline_margin(model, baseline, 0.005)
+    assert not ok and text.endswith("FAIL")
+    metrics = {"reports/metrics.json": {"test.accuracy": {"old": 0.92, "new": 0.92}}}
+    assert verdict(metrics, "test.accuracy", 0.005, baseline_margin(model, baseline, 0.0)).startswith("**Verdict: PASS**")
+    assert verdict(metrics, "test.accuracy", 0.005, baseline_margin(model, baseline, 0.01)).startswith("**Verdict: FAIL**")
+    assert baseline_margin(model, None, 0.0) is None
