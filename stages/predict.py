@@ -167,8 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--model", type=Path, default=MODEL)
     args = parser.parse_args(argv)
-    if (args.file is None) == (not args.reviews) or args.batch_size < 1:
-        parser.error("give review texts, '-' for standard input, or --file PATH (one of them); batch size >= 1")
+    if (args.file is None) == (not args.reviews):
+        parser.error("give review texts, '-' for standard input, or --file PATH (one of them)")
+    if args.batch_size < 1 or not 0 < args.threshold < 1:
+        parser.error(f"expected --batch-size >= 1 and 0 < --threshold < 1, got {args.batch_size} and {args.threshold}")
     model = load(args.model)
     if args.format == "tsv":
         sys.stdout.write("row\tprobability\tlabel\tno_known_word\ttext\n")

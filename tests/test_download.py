@@ -192,6 +192,7 @@ def test_local_reviews_with_the_packaged_glove_in_every_table_format(default_par
                           "label": ["1", "1.0", "true", "1"] * 3 + ["0", "0.0", "False", "0"] * 3})
     (tmp_path / "data/external").mkdir(parents=True)
     writers = {"r.tsv": lambda p: frame.to_csv(p, sep="\t", index=False), "r.parquet": frame.to_parquet,
+               "r.csv.gz": lambda p: frame.to_csv(p, index=False),
                "r.jsonl": lambda p: frame.to_json(p, orient="records", lines=True)}
     for name, write in writers.items():
         write(tmp_path / "data/external" / name)

@@ -44,9 +44,11 @@ def first_bad_utf8_line(path: Path) -> tuple[int, str]:
 def read_table(path: Path, key: str) -> pd.DataFrame:
     """A CSV/TSV/Parquet/JSON Lines file as a DataFrame of its columns (CSV cells as strings)."""
     check_file(path, key)
-    kind = FORMATS.get(path.suffix.lower())
+    suffixes = [x.lower() for x in path.suffixes]
+    compressed = suffixes[-1:] == [".gz"]  # reviews.csv.gz and the like; pandas and Arrow decompress by name
+    kind = FORMATS.get(suffixes[-2] if compressed and len(suffixes) > 1 else path.suffix.lower())
     if kind is None:
-        raise SourceError(f"{key}: {path}: expected a {', '.join(sorted(set(FORMATS)))} file")
+        raise SourceError(f"{key}: {path}: expected a {', '.join(sorted(set(FORMATS)))} file (optionally .gz)")
     try:
         if kind == "Parquet":
             return pd.read_parquet(path)
@@ -83,7 +85,7 @@ def read_local_reviews(path: Path) -> pd.DataFrame:
 
 
 def _where(rows: np.ndarray, path: Path) -> str:
-    csv_like = path.suffix.lower() in (".csv", ".tsv")
+    csv_like = any(x.lower() in (".csv", ".tsv") for x in path.suffixes)
     return ", ".join(f"row {r + 1}" + (f" (line {r + 2})" if csv_like else "") for r in rows[:SHOWN])
 
 
