@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stages.lib.archives import extract
+from stages.lib.archives import ArchiveError, extract
 from stages.lib.fetch import DownloadError, fetch
 from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
 from stages.lib.glove import GloveFormatError, read_glove_text
@@ -221,7 +221,7 @@ def main(params: dict) -> None:
     source = params["data"]["source"]
     try:
         reviews, ood, words, vectors, inputs = SOURCES[source](params)
-    except (SourceError, GloveFormatError, DownloadError, OSError) as e:
+    except (SourceError, GloveFormatError, DownloadError, ArchiveError, OSError) as e:
         raise SystemExit(f"download ({source}): {e}")
     manifest = build_manifest(source, inputs, reviews, ood, words, vectors)
     write_raw(RAW_DIR, reviews, ood, words, vectors, manifest)

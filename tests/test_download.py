@@ -205,3 +205,16 @@ def test_local_reviews_with_the_packaged_glove_in_every_table_format(default_par
         assert reviews["id"].iloc[0] == "local-000001"  # row numbers of the file
         manifest = __import__("json").loads((tmp_path / "data/raw/manifest.json").read_text())
         assert manifest["glove"] == {"words": 400000, "dim": 50}
+
+
+@pytest.mark.parametrize("imdb, phrase", [
+    (fixtures.tar_gz({"aclImdb/train/pos/0_9.txt": b"fine", "aclImdb/../../evil.txt": b"x"}), "refusing member"),
+    (b"this is not a tar archive" * 100, "aclImdb_v1.tar.gz: not a readable .tar.gz or .zip archive"),
+], ids=["unsafe member", "not an archive"])
+def test_bad_archives_through_the_stage_are_messages(default_params, server, tmp_path, imdb, phrase):
+    params = stanford_params(default_params, server, tmp_path, imdb, fixtures.glove_archive())
+    project = tmp_path / "project"
+    project.mkdir()
+    result = run_stage("download", project, params)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert phrase in result.stderr and not (project / "data/raw").exists()

@@ -14,7 +14,11 @@ from typing import Callable
 from stages.lib.files import atomic_dir
 
 
-class UnsafeArchiveError(ValueError):
+class ArchiveError(ValueError):
+    """An archive cannot be extracted."""
+
+
+class UnsafeArchiveError(ArchiveError):
     """An archive member would land outside the target directory."""
 
 
@@ -27,6 +31,14 @@ def _check_name(archive: Path, name: str) -> None:
 def extract(archive: Path | str, target: Path | str, keep: Callable[[str], bool] = lambda name: True) -> Path:
     """Extract the members of a .tar(.gz) or .zip whose names `keep` accepts into `target`, atomically."""
     archive, target = Path(archive), Path(target)
+    try:
+        _extract(archive, target, keep)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
+        raise ArchiveError(f"{archive}: not a readable .tar.gz or .zip archive ({e})") from None
+    return target
+
+
+def _extract(archive: Path, target: Path, keep: Callable[[str], bool]) -> None:
     with atomic_dir(target) as tmp:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
@@ -49,4 +61,3 @@ def extract(archive: Path | str, target: Path | str, keep: Callable[[str], bool]
                 wanted = [m for m in members if m.isfile() and keep(m.name)]
                 # filter="data" is the standard library's own guard, a second line of defence.
                 tf.extractall(tmp, members=wanted, filter="data")
-    return target
