@@ -56,17 +56,19 @@ def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callba
                         params["seed"])
     model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
                   metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)
+    # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
+    stop = [] if cfg["patience"] is None else [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)]
     history = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
                         epochs=cfg["epochs"], batch_size=cfg["batch_size"], shuffle=True, verbose=2,
-                        callbacks=[StopOnNonFiniteLoss(), stop, *callbacks])
+                        callbacks=[StopOnNonFiniteLoss(), *stop, *callbacks])
     return model, history.history
 
 
-def best_epoch_metrics(history: dict) -> dict:
-    """The metrics of the epoch whose weights early stopping kept (lowest validation loss, the first if tied),
-    in DVCLive's layout, plus how many epochs ran."""
-    best = int(np.argmin(history["val_loss"]))
+def best_epoch_metrics(history: dict, early_stopping: bool = True) -> dict:
+    """The metrics of the epoch whose weights were kept, in DVCLive's layout, plus how many epochs ran: with early
+    stopping the epoch of the lowest validation loss (the first if tied), without it the last."""
+    best = int(np.argmin(history["val_loss"])) if early_stopping else len(history["loss"]) - 1
     return {"train": {"accuracy": float(history["accuracy"][best]), "loss": float(history["loss"][best])},
             "eval": {"accuracy": float(history["val_accuracy"][best]), "loss": float(history["val_loss"][best])},
             "step": best, "epochs_run": len(history["loss"])}
@@ -89,7 +91,7 @@ def main(params: dict) -> None:
         except NonFiniteLossError as e:
             raise SystemExit(f"train: stopped, {e}; no model was written. Try a lower train.learning_rate, "
                              "and look for reviews without any token in reports/validation/features.md") from None
-        best = best_epoch_metrics(history)
+        best = best_epoch_metrics(history, early_stopping=params["train"]["patience"] is not None)
         write_json(live_dir / "metrics.json", best)  # DVCLive wrote the last epoch's; the model is the best's
         save_keras_reproducibly(model, MODEL)
     best = best["step"]

@@ -170,3 +170,4 @@ def test_best_epoch_metrics_pick_the_first_lowest_validation_loss():
                "val_loss": [0.5, 0.35, 0.35, 0.4], "val_accuracy": [0.7, 0.82, 0.83, 0.81]}
     assert best_epoch_metrics(history) == {"train": {"accuracy": 0.8, "loss": 0.4},
                                            "eval": {"accuracy": 0.82, "loss": 0.35}, "step": 1, "epochs_run": 4}
+    assert best_epoch_metrics(history, early_stopping=False)["step"] == 3  # patience null keeps the last epoch

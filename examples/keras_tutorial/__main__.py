@@ -3,7 +3,8 @@
     python -m examples.keras_tutorial [--workdir examples/keras_tutorial/runs]
 
 For each of two runs, learned embeddings and frozen GloVe vectors, it makes a scratch project in the work
-folder (this folder's reviews.csv under data/external/, its params.yaml with the run's change), runs every
+folder (this folder's reviews.csv under data/external/; the repository's params.yaml with this folder's
+params.yaml laid over it, and the run's change), runs every
 stage of dvc.yaml there in order with the pipeline's own runner (`python -m stages <name>`), and prints what
 the tutorial prints: the vocabulary, the padded documents and the accuracy, here on four held-out phrases.
 """
@@ -28,12 +29,20 @@ def stage_names() -> list[str]:
     return list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
 
 
+def overlay(base: dict, changes: dict) -> dict:
+    """`base` with the keys of `changes` replaced, nested mappings merged key by key."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = overlay(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
 def run(name: str, embedding: dict, workdir: Path) -> dict:
     root = workdir / name
     shutil.rmtree(root, ignore_errors=True)
     (root / "data/external").mkdir(parents=True)
     shutil.copy(HERE / "reviews.csv", root / "data/external/reviews.csv")
-    params = yaml.safe_load((HERE / "params.yaml").read_text())
+    params = overlay(yaml.safe_load((REPO / "params.yaml").read_text()), yaml.safe_load((HERE / "params.yaml").read_text()))
     params["embedding"].update(embedding)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -147,7 +147,7 @@ SCHEMA: dict = {
     "train": {
         "model": OneOf("flatten", "gap", "cnn", "bilstm", "fasttext"),
         "epochs": Int(1, 1000),
-        "patience": Int(0, 1000),
+        "patience": Int(0, 1000, nullable=True),
         "batch_size": Int(1, 1_000_000),
         "learning_rate": Float(0.0, 10.0, open_lo=True),
         "dropout": Float(0.0, 1.0, open_hi=True),
