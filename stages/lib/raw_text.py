@@ -52,6 +52,21 @@ def raw_text_model(model: keras.Model, vocabulary: list[str], maxlen: int, paddi
     return keras.Model(texts, model(ids), name="raw_text_" + model.name)
 
 
+class _Serving(tf.Module):
+    """What the SavedModel holds: the raw-text model (its variables tracked by attribute name) and one function."""
+
+    def __init__(self, raw_model: keras.Model):
+        super().__init__()
+        self.model = raw_model
+        self.ids = raw_model.get_layer("text_to_ids")
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serve(self, texts):
+        column = texts[:, None]
+        return {"probability": self.model(column, training=False)[:, 0],
+                "no_known_word": tf.reduce_all(self.ids(column) <= 1, axis=1)}
+
+
 def export_saved_model(raw_model: keras.Model, folder) -> None:
     """Write `raw_model` as a TensorFlow SavedModel that needs neither Keras nor this project to load.
 
@@ -59,18 +74,8 @@ def export_saved_model(raw_model: keras.Model, folder) -> None:
     `no_known_word` (the review had no word of the vocabulary, so its probability is only the model's prior).
     TensorFlow Serving and `tf.saved_model.load` read it as it is.
     """
-    ids_layer = raw_model.get_layer("text_to_ids")
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-    def serve(texts):
-        column = texts[:, None]
-        return {"probability": raw_model(column, training=False)[:, 0],
-                "no_known_word": tf.reduce_all(ids_layer(column) <= 1, axis=1)}
-
-    archive = keras.export.ExportArchive()
-    archive.track(raw_model)
-    archive.add_endpoint("serve", serve)
-    archive.write_out(str(folder), verbose=False)
+    module = _Serving(raw_model)
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve, "serve": module.serve})
     _fix_fingerprint_uuid(Path(folder) / "fingerprint.pb")
 
 
