@@ -2,7 +2,7 @@
 
     python -m stages.predict "An absolute masterpiece." "A waste of two hours."
     python -m stages.predict --file reviews.csv          # CSV/TSV/Parquet/JSON Lines with a `text` column
-    python -m stages.predict --file reviews.txt          # any other file: one review per line
+    python -m stages.predict --file reviews.txt          # any other file: one review per line (.gz too)
     cat reviews.txt | python -m stages.predict -         # standard input, one review per line
     ... --format jsonl                                   # JSON Lines instead of TSV
 
@@ -14,6 +14,7 @@ carries the pipeline's tokenizer, so a review scores exactly as the pipeline wou
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import sys
@@ -100,7 +101,7 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
 
     from stages.lib.local_files import first_bad_utf8_line
 
-    suffix = path.suffix.lower()
+    suffix = _format_suffix(path)
     try:
         if suffix in (".parquet", ".pq"):
             file = pq.ParquetFile(path)
@@ -127,15 +128,21 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
         raise InputError(f"{path}: cannot be read as {suffix[1:]}: {str(e).strip().splitlines()[0]}") from None
 
 
+def _format_suffix(path: Path) -> str:
+    """'.csv' for reviews.csv and reviews.csv.gz (pandas decompresses by name), else the last suffix."""
+    suffixes = [x.lower() for x in path.suffixes]
+    return suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else path.suffix.lower()
+
+
 def batches(args) -> Iterator[list[str]]:
     if args.file is not None:
         path = args.file
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        if path.suffix.lower() in TABLE_FORMATS:
+        if _format_suffix(path) in TABLE_FORMATS:
             yield from _table(path, args.batch_size)
         else:
-            with path.open("rb") as f:
+            with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
                 yield from _lines(f, str(path), args.batch_size)
     elif args.reviews == ["-"]:
         yield from _lines(sys.stdin.buffer, "standard input", args.batch_size)

@@ -1,4 +1,5 @@
 """`python -m stages.predict` as people use it (arguments, files, standard input) and the SavedModel for serving."""
+import gzip
 import json
 import os
 import select
@@ -39,7 +40,8 @@ def test_arguments_give_finite_probabilities_and_flag_reviews_without_known_word
     assert rows["row"].tolist() == [str(i) for i in range(1, len(rows) + 1)]
 
 
-@pytest.mark.parametrize("name", ["reviews.txt", "reviews.csv", "reviews.tsv", "reviews.parquet", "reviews.jsonl"])
+@pytest.mark.parametrize("name", ["reviews.txt", "reviews.csv", "reviews.tsv", "reviews.parquet", "reviews.jsonl",
+                                  "reviews.txt.gz", "reviews.csv.gz"])
 def test_files_of_every_format_score_like_arguments(tiny, tmp_path, name):
     root, _ = tiny
     texts = ["great wonderful film", "awful, boring; a waste", "", "a \"quoted\", review with commas"]
@@ -47,7 +49,9 @@ def test_files_of_every_format_score_like_arguments(tiny, tmp_path, name):
     frame = pd.DataFrame({"id": range(len(texts)), "text": texts})
     if name.endswith(".txt"):
         path.write_text("\n".join(texts) + "\n", encoding="utf-8")
-    elif name.endswith(".csv"):
+    elif name.endswith(".txt.gz"):
+        path.write_bytes(gzip.compress(("\n".join(texts) + "\n").encode()))
+    elif ".csv" in name:
         frame.to_csv(path, index=False)
     elif name.endswith(".tsv"):
         frame.to_csv(path, sep="\t", index=False)
