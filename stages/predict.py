@@ -99,9 +99,9 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from stages.lib.local_files import first_bad_utf8_line
+    from stages.lib.local_files import first_bad_utf8_line, format_suffix
 
-    suffix = _format_suffix(path)
+    suffix = format_suffix(path)
     try:
         if suffix in (".parquet", ".pq"):
             file = pq.ParquetFile(path)
@@ -128,18 +128,14 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
         raise InputError(f"{path}: cannot be read as {suffix[1:]}: {str(e).strip().splitlines()[0]}") from None
 
 
-def _format_suffix(path: Path) -> str:
-    """'.csv' for reviews.csv and reviews.csv.gz (pandas decompresses by name), else the last suffix."""
-    suffixes = [x.lower() for x in path.suffixes]
-    return suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else path.suffix.lower()
-
-
 def batches(args) -> Iterator[list[str]]:
+    from stages.lib.local_files import format_suffix
+
     if args.file is not None:
         path = args.file
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        if _format_suffix(path) in TABLE_FORMATS:
+        if format_suffix(path) in TABLE_FORMATS:
             yield from _table(path, args.batch_size)
         else:
             with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:

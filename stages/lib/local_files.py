@@ -30,6 +30,12 @@ def check_file(path: Path, key: str) -> None:
         raise SourceError(f"{path}: the file is empty")
 
 
+def format_suffix(path: Path) -> str:
+    """'.csv' for reviews.csv and reviews.csv.gz (pandas and Arrow decompress by name), else the last suffix."""
+    suffixes = [x.lower() for x in path.suffixes]
+    return suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else path.suffix.lower()
+
+
 def first_bad_utf8_line(path: Path) -> tuple[int, str]:
     """(line number, reason) of the first line that is not UTF-8; only called once decoding has failed."""
     with path.open("rb") as f:
@@ -44,9 +50,7 @@ def first_bad_utf8_line(path: Path) -> tuple[int, str]:
 def read_table(path: Path, key: str) -> pd.DataFrame:
     """A CSV/TSV/Parquet/JSON Lines file as a DataFrame of its columns (CSV cells as strings)."""
     check_file(path, key)
-    suffixes = [x.lower() for x in path.suffixes]
-    compressed = suffixes[-1:] == [".gz"]  # reviews.csv.gz and the like; pandas and Arrow decompress by name
-    kind = FORMATS.get(suffixes[-2] if compressed and len(suffixes) > 1 else path.suffix.lower())
+    kind = FORMATS.get(format_suffix(path))
     if kind is None:
         raise SourceError(f"{key}: {path}: expected a {', '.join(sorted(set(FORMATS)))} file (optionally .gz)")
     try:
