@@ -45,7 +45,7 @@ def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callba
     """Build, compile and fit the model; returns (model, history dict)."""
     import keras
 
-    from stages.lib.models import StopOnNonFiniteLoss, build_model
+    from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes
 
     cfg, emb = params["train"], params["embedding"]
     make_deterministic(params["seed"])
@@ -53,7 +53,9 @@ def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callba
                                                 params["seed"])
     model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
                         matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
-                        params["seed"])
+                        params["seed"], cfg["ngram_buckets"], cfg["ngram_orders"], cfg["nb_l2"])
+    if cfg["model"] == "nb_fasttext":  # naive-Bayes ratios from the training part only, never the validation part
+        fit_naive_bayes(model, x[train_idx], y[train_idx], cfg["nb_alpha"])
     model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
                   metrics=["accuracy"])
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)

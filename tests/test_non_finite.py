@@ -25,7 +25,7 @@ def corpus_with_empty_reviews(n=400, maxlen=30):
     return x, reviews["label"].to_numpy().astype(np.int32), len(vocabulary)
 
 
-@pytest.mark.parametrize("model", ["flatten", "gap", "cnn", "bilstm", "fasttext"])
+@pytest.mark.parametrize("model", ["flatten", "gap", "cnn", "bilstm", "fasttext", "nb_fasttext"])
 def test_every_model_stays_finite_with_empty_reviews(model, default_params):
     from stages.train import train
 
@@ -33,7 +33,7 @@ def test_every_model_stays_finite_with_empty_reviews(model, default_params):
     matrix = np.random.default_rng(0).normal(size=(vocab_size, 50)).astype(np.float32)
     matrix[0] = 0
     params = with_change(default_params, "train.model", model)
-    params["train"].update(epochs=3, batch_size=16, bigram_buckets=100, learning_rate=0.01)
+    params["train"].update(epochs=3, batch_size=16, bigram_buckets=100, ngram_buckets=1000, learning_rate=0.01)
     trained, history = train(params, x, y, matrix)
     assert all(np.isfinite(history[k]).all() for k in ("loss", "val_loss")), history
     p = trained.predict(x, verbose=0)[:, 0]
@@ -49,7 +49,7 @@ def test_a_non_finite_loss_stops_training(default_params):
     x, y, vocab_size = corpus_with_empty_reviews()
     matrix = np.full((vocab_size, 50), np.nan, dtype=np.float32)  # poisoned start: the loss is NaN at once
     params = with_change(default_params, "train.model", "fasttext")
-    params["train"].update(epochs=2, batch_size=16, bigram_buckets=100)
+    params["train"].update(epochs=2, batch_size=16, bigram_buckets=100, ngram_buckets=1000)
     with pytest.raises(NonFiniteLossError, match="epoch 1, batch 1: training loss is nan"):
         train(params, x, y, matrix)
 

@@ -91,7 +91,7 @@ def test_second_run_gives_identical_bytes(tiny, tmp_path):
     assert first == second
 
 
-@pytest.mark.parametrize("model", ["flatten", "gap", "cnn", "bilstm", "fasttext"])
+@pytest.mark.parametrize("model", ["flatten", "gap", "cnn", "bilstm", "fasttext", "nb_fasttext"])
 def test_each_model_builds_and_trains(model, default_params):
     from stages.train import train
 
@@ -100,7 +100,7 @@ def test_each_model_builds_and_trains(model, default_params):
     y = (x[:, 0] > 25).astype(np.int32)
     matrix = rng.normal(size=(50, 50)).astype(np.float32)
     params = with_change(default_params, "train.model", model)
-    params["train"].update(epochs=2, batch_size=16, bigram_buckets=100)
+    params["train"].update(epochs=2, batch_size=16, bigram_buckets=100, ngram_buckets=1000)
     trained, history = train(params, x, y, matrix)
     assert len(history["loss"]) == 2 and np.isfinite(history["loss"]).all()
     p = trained.predict(x, verbose=0)
@@ -139,7 +139,7 @@ def test_raw_text_layer_pads_like_the_pad_stage(padding, truncating):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("train.model", "transformer", "train.model: expected one of 'flatten', 'gap', 'cnn', 'bilstm', 'fasttext'"),
+    ("train.model", "transformer", "train.model: expected one of 'flatten', 'gap', 'cnn', 'bilstm', 'fasttext', 'nb_fasttext'"),
     ("train.dropout", -0.1, "train.dropout: expected a value >= 0.0, got -0.1"),
     ("train.max_train_samples", 0, "train.max_train_samples: expected a value >= 2, got 0"),
     ("embedding.trainable", "yes", "embedding.trainable: expected true or false, got 'yes'"),

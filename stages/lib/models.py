@@ -1,4 +1,5 @@
-"""The model zoo of `train.model`: the tutorials' architectures and a stronger fastText-style one.
+"""The model zoo of `train.model`: the tutorials' architectures, a fastText-style one and `nb_fasttext`, which adds
+to fastText a tower of naive-Bayes-weighted n-grams (NBSVM, Wang & Manning 2012, as a Keras layer).
 
 Every model takes padded id sequences (batch, maxlen) and returns the probability of a positive review.
 The first layer is always the word Embedding (named "embedding"), so `export` finds the trained vectors.
@@ -64,6 +65,92 @@ class MaskedMean(layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
+@keras.saving.register_keras_serializable(package="imdb_embeddings")
+class HashedNgrams(layers.Layer):
+    """The set of word n-grams (1 to `orders` words) of each review, as ids: words keep their vocabulary id,
+    longer n-grams are hashed into `buckets` ids after the vocabulary. Each n-gram appears once per review
+    (binary features, as in NBSVM); repeats and n-grams that touch padding become 0. The ids come sorted, so
+    the order of the set is fixed.
+    """
+
+    def __init__(self, vocab_size: int, buckets: int, orders: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.buckets, self.orders = vocab_size, buckets, orders
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int64")
+        grams, hashed, touches_padding = [ids], ids, ids == 0
+        for n in range(2, self.orders + 1):
+            last = ids[:, n - 1:]
+            # A rolling multiplicative hash of the n ids; modulo a prime below 2**31, so int64 never overflows.
+            hashed = (hashed[:, :-1] * 1_000_003 + last * 7_919 + n) % 2_147_483_647
+            touches_padding = touches_padding[:, :-1] | (last == 0)
+            gram = hashed % self.buckets + self.vocab_size
+            grams.append(ops.where(touches_padding, ops.zeros_like(gram), gram))
+        ngrams = ops.sort(ops.concatenate(grams, axis=1), axis=1)
+        repeat = ops.concatenate([ops.zeros_like(ngrams[:, :1]) > 0, ngrams[:, 1:] == ngrams[:, :-1]], axis=1)
+        return ops.cast(ops.where(repeat, ops.zeros_like(ngrams), ngrams), "int32")
+
+    def compute_output_shape(self, input_shape):
+        batch, length = input_shape
+        return (batch, None if length is None else self.orders * length - self.orders * (self.orders - 1) // 2)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets,
+                "orders": self.orders}
+
+
+@keras.saving.register_keras_serializable(package="imdb_embeddings")
+class NaiveBayesLogit(layers.Layer):
+    """Sum over a review's n-gram ids of r[id] * w[id]: NBSVM's logistic regression on NB-scaled binary features.
+
+    r, the naive-Bayes log-count ratio of each n-gram, is fixed from the training reviews (`set_ratios`); w is
+    learned, starts at 0 and is pulled to 0 by an L2 penalty, as the C of a logistic regression does. Id 0
+    (padding, repeats) has r = 0, so it adds nothing.
+    """
+
+    def __init__(self, rows: int, l2: float, **kwargs):
+        super().__init__(**kwargs)
+        self.rows, self.l2 = rows, l2
+
+    def build(self, input_shape):
+        self.ratios = self.add_weight(shape=(self.rows,), initializer="zeros", trainable=False, name="ratios")
+        self.weights_ = self.add_weight(shape=(self.rows,), initializer="zeros", name="weights",
+                                        regularizer=keras.regularizers.L2(self.l2) if self.l2 else None)
+
+    def call(self, ngrams):
+        return ops.sum(ops.take(self.ratios, ngrams) * ops.take(self.weights_, ngrams), axis=1, keepdims=True)
+
+    def set_ratios(self, ratios: np.ndarray) -> None:
+        self.ratios.assign(ratios.astype("float32"))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "rows": self.rows, "l2": self.l2}
+
+
+def naive_bayes_ratios(batches, rows: int, alpha: float) -> np.ndarray:
+    """NBSVM's log-count ratios r = log((p / |p|) / (q / |q|)), p and q being alpha plus how many positive and
+    negative reviews hold each n-gram; r = 0 for ids no training review holds (and for id 0).
+
+    `batches` yields (n-gram ids of a batch of reviews, their 0/1 labels); counts are summed batch by batch.
+    """
+    positive, negative = np.zeros(rows), np.zeros(rows)
+    for ids, y in batches:
+        per_id = np.repeat(y.astype(np.float64), ids.shape[1])
+        flat = ids.ravel()
+        positive += np.bincount(flat, weights=per_id, minlength=rows)
+        negative += np.bincount(flat, weights=1.0 - per_id, minlength=rows)
+    seen = positive + negative > 0
+    seen[0] = False
+    p, q = positive[seen] + alpha, negative[seen] + alpha
+    ratios = np.zeros(rows, np.float32)
+    ratios[seen] = np.log(p / p.sum()) - np.log(q / q.sum())
+    return ratios
+
+
 class NonFiniteLossError(ArithmeticError):
     """Training produced a NaN or infinite loss."""
 
@@ -87,12 +174,17 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 
 def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: float,
-                embedding: np.ndarray | None, trainable: bool, bigram_buckets: int, seed: int) -> keras.Model:
-    """Build (not compile) the model `name`; `embedding` (vocab_size x dim) initialises the word vectors."""
-    masked = name in ("gap", "bilstm", "fasttext")  # Flatten and Conv1D would read the mask wrongly
-    rows = vocab_size + (bigram_buckets if name == "fasttext" else 0)
+                embedding: np.ndarray | None, trainable: bool, bigram_buckets: int, seed: int,
+                ngram_buckets: int = 0, ngram_orders: int = 3, nb_l2: float = 0.0) -> keras.Model:
+    """Build (not compile) the model `name`; `embedding` (vocab_size x dim) initialises the word vectors.
+
+    nb_fasttext's naive-Bayes ratios start at 0: `fit_naive_bayes` sets them from the training reviews.
+    """
+    fasttext = name in ("fasttext", "nb_fasttext")
+    masked = name in ("gap", "bilstm") or fasttext  # Flatten and Conv1D would read the mask wrongly
+    rows = vocab_size + (bigram_buckets if fasttext else 0)
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
-    x = HashedBigrams(vocab_size, bigram_buckets, name="bigrams")(inputs) if name == "fasttext" else inputs
+    x = HashedBigrams(vocab_size, bigram_buckets, name="bigrams")(inputs) if fasttext else inputs
     embed = layers.Embedding(rows, dim, mask_zero=masked, trainable=trainable, name="embedding",
                              embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed))
     x = embed(x)
@@ -108,13 +200,27 @@ def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: floa
         x = layers.GlobalMaxPooling1D()(x)
     elif name == "bilstm":
         x = layers.Bidirectional(layers.LSTM(32, seed=seed))(x)
-    elif name == "fasttext":   # Keras fastText example: average of word and bigram vectors
+    elif fasttext:             # Keras fastText example: average of word and bigram vectors
         x = MaskedMean(name="average")(x)
     x = layers.Dropout(dropout, seed=seed)(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="positive")(x)
+    if name == "nb_fasttext":  # two towers, one logit each, added: fastText's and NBSVM's
+        ngrams = HashedNgrams(vocab_size, ngram_buckets, ngram_orders, name="ngrams")(inputs)
+        nb = NaiveBayesLogit(vocab_size + ngram_buckets, nb_l2, name="naive_bayes")(ngrams)
+        x = layers.Add(name="logits")([layers.Dense(1, name="word_logit")(x), nb])
+        outputs = layers.Dense(1, activation="sigmoid", name="positive",
+                               kernel_initializer="ones", bias_initializer="zeros")(x)
+    else:
+        outputs = layers.Dense(1, activation="sigmoid", name="positive")(x)
     model = keras.Model(inputs, outputs, name=name)
     if embedding is not None:
         weights = embed.get_weights()[0]
         weights[:vocab_size] = embedding  # bigram rows (fasttext) keep their random start
         embed.set_weights([weights])
     return model
+
+
+def fit_naive_bayes(model: keras.Model, x: np.ndarray, y: np.ndarray, alpha: float, batch: int = 1024) -> None:
+    """Set nb_fasttext's naive-Bayes ratios from the training reviews x (padded ids) and labels y."""
+    ngrams, nb = model.get_layer("ngrams"), model.get_layer("naive_bayes")
+    batches = ((np.asarray(ngrams(x[i:i + batch])), y[i:i + batch]) for i in range(0, len(x), batch))
+    nb.set_ratios(naive_bayes_ratios(batches, nb.rows, alpha))

@@ -145,7 +145,7 @@ SCHEMA: dict = {
     "pad": {"padding": OneOf("pre", "post"), "truncating": OneOf("pre", "post")},
     "embedding": {"oov_init": OneOf("zeros", "normal"), "pretrained": Bool(), "trainable": Bool()},
     "train": {
-        "model": OneOf("flatten", "gap", "cnn", "bilstm", "fasttext"),
+        "model": OneOf("flatten", "gap", "cnn", "bilstm", "fasttext", "nb_fasttext"),
         "epochs": Int(1, 1000),
         "patience": Int(0, 1000, nullable=True),
         "batch_size": Int(1, 1_000_000),
@@ -154,6 +154,10 @@ SCHEMA: dict = {
         "validation_split": Float(0.0, 1.0, open_lo=True, open_hi=True),
         "max_train_samples": Int(2, None, nullable=True),
         "bigram_buckets": Int(1, 100_000_000),
+        "ngram_buckets": Int(1, 100_000_000),
+        "ngram_orders": Int(1, 5),
+        "nb_alpha": Float(0.0, 1e6, open_lo=True),
+        "nb_l2": Float(0.0, 1.0),
     },
     "evaluate": {
         "threshold": Float(0.0, 1.0, open_lo=True, open_hi=True),
