@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup repro test bench report example clean-venv
+.PHONY: setup repro test bench report example seeds clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ report: $(STAMP)
 # The Keras tutorial's ten documents through the whole pipeline, with learned and with GloVe embeddings
 example: $(STAMP)
 	$(BIN)/python -m examples.keras_tutorial
+
+# The default and the 200-review experiment over seeds 1-5 as queued DVC experiments; prints mean ± sd
+seeds: $(STAMP)
+	$(BIN)/python -m tools.seeds
 
 clean-venv:
 	rm -rf $(VENV)

@@ -85,7 +85,8 @@ def main(params: dict) -> None:
     write_json(REPORTS / "plots/roc.json", {"roc": roc})
     write_json(REPORTS / "plots/precision_recall.json", {"prc": prc})
     with atomic_path(REPORTS / "plots/confusion.csv") as tmp:
-        pd.DataFrame({"actual": y, "predicted": test["predicted"]}).to_csv(tmp, index=False)
+        names = np.array(["negative", "positive"])  # the class names, not 0/1, on the matrix's axes
+        pd.DataFrame({"actual": names[y], "predicted": names[test["predicted"]]}).to_csv(tmp, index=False)
     write_text(REPORTS / "errors.md", errors_markdown(test, cfg["errors_shown"]))
     t = metrics["test"]
     print(f"evaluate: test accuracy {t['accuracy']:.4f}, F1 {t['f1']:.4f}, ROC AUC {t['roc_auc']:.4f}"

@@ -41,6 +41,21 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def batches(x: np.ndarray, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    """A tf.data pipeline of (ids, labels) batches of the given rows; reshuffled every epoch when a seed is given.
+
+    Rows are gathered per batch, so no copy of the training matrix is made. (Keras' own input path for NumPy
+    arrays uses a parallel map that TensorFlow's op determinism rewrites, with an alarming error line.)
+    """
+    import tensorflow as tf
+
+    order = tf.data.Dataset.from_tensor_slices(rows.astype(np.int64))
+    if shuffle_seed is not None:
+        order = order.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
+    x_t, y_t = tf.constant(x), tf.constant(y.astype(np.float32))
+    return order.batch(batch_size).map(lambda i: (tf.gather(x_t, i), tf.gather(y_t, i)))
+
+
 def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callbacks=()):
     """Build, compile and fit the model; returns (model, history dict)."""
     import keras
@@ -61,8 +76,9 @@ def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callba
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
     stop = [] if cfg["patience"] is None else [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)]
-    history = model.fit(x[train_idx], y[train_idx], validation_data=(x[val_idx], y[val_idx]),
-                        epochs=cfg["epochs"], batch_size=cfg["batch_size"], shuffle=True, verbose=2,
+    history = model.fit(batches(x, y, train_idx, cfg["batch_size"], params["seed"]),
+                        validation_data=batches(x, y, val_idx, cfg["batch_size"]),
+                        epochs=cfg["epochs"], shuffle=False, verbose=2,  # batches() shuffles, seeded
                         callbacks=[StopOnNonFiniteLoss(), *stop, *callbacks])
     return model, history.history
 

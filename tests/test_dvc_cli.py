@@ -176,8 +176,20 @@ def test_report_between_two_commits(repo):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "maxlen 6")
     try:
-        sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1")
+        out = sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1", check=False)
         report = (repo / "reports/pr_report.md").read_text()
+        # the exit status follows the verdict: a failing verdict fails `make report` and the CI job
+        assert out.returncode == (0 if "**Verdict: PASS**" in report else 1), (out.returncode, report[:300])
+        if out.returncode:
+            assert "verdict is not PASS" in out.stderr
+        # report.* params are not stage dependencies: loosen them and the same results pass
+        params["report"].update(max_drop=1.0, min_margin=-1.0)
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        assert sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1", check=False).returncode == 0
+        params["report"].update(max_drop=0.0, min_margin=1.0)  # a margin no model reaches
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        failed = sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1", check=False)
+        assert failed.returncode == 1 and "**Verdict: FAIL**" in (repo / "reports/pr_report.md").read_text()
         assert "| maxlen | 40 | 6 |" in report
         assert re.search(r"\| reports/metrics.json \| test.accuracy \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|", report)
         assert re.search(r"\*\*Verdict: (PASS|FAIL)\*\*: `test.accuracy` [\d.]+ → [\d.]+", report)

@@ -46,6 +46,7 @@ def test_plots_and_reports_exist(tiny):
     assert roc[0]["tpr"] == 1.0 and roc[-1]["fpr"] <= roc[0]["fpr"]
     confusion = pd.read_csv(root / "reports/plots/confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"]
+    assert set(confusion["actual"]) <= {"negative", "positive"} and set(confusion["predicted"]) <= {"negative", "positive"}
     steps = pd.read_csv(root / "reports/train/plots/metrics/train/loss.tsv", sep="\t")
     assert len(steps) >= 1 and {"step", "loss"} <= set(steps.columns)
     assert (root / "reports/train/plots/metrics/eval/accuracy.tsv").exists()

@@ -20,6 +20,14 @@ def test_workflow_runs_the_report_on_pull_requests():
     for needle in ("make setup", "dvc pull", "make repro", "make report", "gh pr comment"):
         assert needle in commands
     assert workflow["permissions"]["pull-requests"] == "write"
+    # the comment is posted whatever the verdict, and only then does a failing verdict fail the job
+    names = [step.get("name", "") for step in steps]
+    report = next(i for i, step in enumerate(steps) if "make report" in step.get("run", ""))
+    post = next(i for i, step in enumerate(steps) if "gh pr comment" in step.get("run", ""))
+    fail = names.index("Fail the check when the verdict failed")
+    assert report < post < fail
+    assert "|| status=$?" in steps[report]["run"] and "exit 1" in steps[fail]["run"]
+    assert steps[report]["id"] in steps[fail]["env"]["STATUS"]
 
 
 def test_workflow_schema():

@@ -44,7 +44,8 @@ def fmt(value) -> str:
 
 
 def verdict(metrics: dict, metric: str, max_drop: float, margin: tuple[str, bool] | None = None) -> str:
-    """The verdict line: the main metric against its base, and (when known) the margin over the baselines."""
+    """The verdict line: the main metric against its base, and (when known) the margin over the baselines.
+    It starts with "**Verdict: PASS**" only when every check passed (see `passed`)."""
     row = next((rows[metric] for rows in metrics.values() if metric in rows), None)
     margin_text, margin_ok = margin if margin else ("", True)
     if row is None or row.get("new") is None:
@@ -57,6 +58,10 @@ def verdict(metrics: dict, metric: str, max_drop: float, margin: tuple[str, bool
         ok = delta >= -max_drop and margin_ok
         change = f"`{metric}` {fmt(row['old'])} → {fmt(row['new'])} ({delta:+.4f}; allowed drop {max_drop})"
     return f"**Verdict: {'PASS' if ok else 'FAIL'}**: {change}" + (f"; {margin_text}" if margin_text else "")
+
+
+def passed(verdict_line: str) -> bool:
+    return verdict_line.startswith("**Verdict: PASS**")
 
 
 def baseline_margin(model_metrics: dict | None, baseline_metrics: dict | None, min_margin: float):
@@ -134,29 +139,36 @@ def plots_section(base: str, out_dir: Path) -> list[str]:
     return lines
 
 
-def build_report(base: str, params: dict, plots_dir: Path) -> str:
+def build_report(base: str, params: dict, plots_dir: Path) -> tuple[str, bool]:
+    """The Markdown report and whether its verdict passed."""
     metrics = dvc_json("metrics", "diff", base)
     changed_params = dvc_json("params", "diff", base)
     cfg = params["report"]
     margin = baseline_margin(read_json_file("reports/metrics.json"), read_json_file("reports/baseline/metrics.json"),
                              cfg["min_margin"])
-    lines = [f"# Pipeline report: workspace vs `{base}`", "", verdict(metrics, cfg["metric"], cfg["max_drop"], margin), ""]
+    verdict_line = verdict(metrics, cfg["metric"], cfg["max_drop"], margin)
+    lines = [f"# Pipeline report: workspace vs `{base}`", "", verdict_line, ""]
     lines += metrics_section(metrics) + params_section(changed_params) + validation_section(base)
     lines += plots_section(base, plots_dir)
-    return "\n".join(lines)
+    return "\n".join(lines), passed(verdict_line)
 
 
-def main() -> None:
+def main() -> int:
+    """Write the report; exit 1 when its verdict is not PASS, so a CI job that posts it can then fail."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default="main", help="git revision to compare with (default: main)")
     parser.add_argument("--out", type=Path, default=Path("reports/pr_report.md"))
     parser.add_argument("--plots-dir", type=Path, default=Path("reports/pr_plots"))
     args = parser.parse_args()
-    report = build_report(args.base, load_params(), args.plots_dir)
+    report, ok = build_report(args.base, load_params(), args.plots_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report + "\n", encoding="utf-8")
     print(report)
+    if not ok:
+        print(f"pr_report: the verdict is not PASS (see the first lines of {args.out}); exit status 1",
+              file=sys.stderr)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -34,17 +34,24 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
     }
 
 
-def curve_points(y: np.ndarray, p: np.ndarray, points: int = 101) -> tuple[list[dict], list[dict]]:
-    """ROC and precision-recall curves at `points` evenly spaced thresholds (small files for DVC plots)."""
-    roc, prc = [], []
-    pos, neg = max(int((y == 1).sum()), 1), max(int((y == 0).sum()), 1)
-    for t in np.linspace(0, 1, points):
-        predicted = p >= t
-        tp, fp = int((predicted & (y == 1)).sum()), int((predicted & (y == 0)).sum())
-        roc.append({"threshold": round(float(t), 4), "fpr": round(fp / neg, 6), "tpr": round(tp / pos, 6)})
-        if tp + fp:
-            prc.append({"threshold": round(float(t), 4), "recall": round(tp / pos, 6),
-                        "precision": round(tp / (tp + fp), 6)})
+def curve_points(y: np.ndarray, p: np.ndarray) -> tuple[list[dict], list[dict]]:
+    """ROC and precision-recall curves with one point per distinct score (every threshold that changes them).
+
+    A fixed grid of thresholds would miss the part of the curve where many scores crowd near 0 or 1. The
+    threshold of a point is the lowest score counted positive; ROC starts at (0, 0) with threshold 1.
+    """
+    order = np.argsort(-p, kind="stable")
+    scores, labels = p[order], y[order] == 1
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # the end of each run of equal scores
+    tp = np.cumsum(labels)[last_of_tie]
+    fp = np.cumsum(~labels)[last_of_tie]
+    pos, neg = max(int(labels.sum()), 1), max(int((~labels).sum()), 1)
+    thresholds = scores[last_of_tie]
+    roc = [{"threshold": 1.0, "fpr": 0.0, "tpr": 0.0}] + [
+        {"threshold": round(float(t), 6), "fpr": round(int(f) / neg, 6), "tpr": round(int(c) / pos, 6)}
+        for t, f, c in zip(thresholds, fp, tp)]
+    prc = [{"threshold": round(float(t), 6), "recall": round(int(c) / pos, 6), "precision": round(int(c) / int(c + f), 6)}
+           for t, f, c in zip(thresholds, fp, tp)]
     return roc, prc
 
 
