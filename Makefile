@@ -5,23 +5,27 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# DVC's plot page with the Vega libraries inlined, so `dvc plots show` works offline (see tools/offline_plots.py)
+PLOTS_PAGE := .dvc/plots/offline.html
 
 export PATH := $(abspath $(BIN)):$(PATH)
-export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup repro test bench report example seeds clean-venv
+.PHONY: setup repro test bench report compare plots example seeds clean-venv
 
-setup: $(STAMP)
+setup: $(STAMP) $(PLOTS_PAGE)
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $(STAMP)
 
-repro: $(STAMP)
+$(PLOTS_PAGE): $(STAMP)
+	$(BIN)/python -m tools.offline_plots template
+
+repro: setup
 	$(BIN)/dvc repro
 
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest -q tests
 
 # The benchmark also needs the legacy Keras 2 API of the tutorials (tf_keras); --no-deps keeps the CPU pins.
@@ -31,8 +35,17 @@ bench: $(STAMP)
 
 # Markdown report comparing the workspace with BASE (metrics, params, validation, plots): make report BASE=main
 BASE ?= main
-report: $(STAMP)
+report: setup
 	$(BIN)/python -m tools.pr_report --base $(BASE) --out reports/pr_report.md
+
+# One line per experiment: key params, test and out-of-domain accuracy, ROC AUC, margin over the best baseline
+compare: setup
+	$(BIN)/python -m tools.compare
+
+# The plots of the workspace: dvc_plots/index.html (works offline) and SVG pictures in reports/plot_pictures/
+plots: setup
+	$(BIN)/dvc plots show
+	$(BIN)/python -m tools.offline_plots svg
 
 # The Keras tutorial's ten documents through the whole pipeline, with learned and with GloVe embeddings
 example: $(STAMP)

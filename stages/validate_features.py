@@ -77,7 +77,7 @@ def validate(params: dict, arrays: dict[str, tuple[np.ndarray, np.ndarray]], mat
     results = [run_suite(f"padded_{split}", rows_frame(x, y), rows_expectations(params, len(y), vocab_size), "row")
                for split, (x, y) in arrays.items() if len(x) or split != "ood"]
     results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage),
-                             matrix_expectations(params, vocab_size), None))
+                             matrix_expectations(params, vocab_size), None, show_rows=True))
     return results
 
 

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# TensorFlow's C++ log lines (oneDNN banner, absl's pre-init warning, I/W/E0000 lines): none may reach a user
+TF_LOG_NOISE = re.compile(r"^.*(?:oneDNN custom operations|absl::InitializeLog|^[IWE]\d{4} \d\d:\d\d:\d\d).*$", re.M)
 STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])  # in pipeline order
 
 
@@ -19,7 +22,9 @@ def run_stage(module: str, cwd: Path, params: dict | None = None) -> subprocess.
     """Run `python -m stages <module>` in `cwd` (a scratch project), as DVC would."""
     if params is not None:
         (cwd / "params.yaml").write_text(yaml.safe_dump(params))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for name in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS"):  # the stages' own defaults must keep them quiet
+        env.pop(name, None)
     return subprocess.run([sys.executable, "-m", "stages", module], cwd=cwd, env=env,
                           capture_output=True, text=True)
 
@@ -34,6 +39,8 @@ def run_pipeline(root: Path, default_params: dict, **train) -> dict:
     for stage in STAGES:
         result = run_stage(stage, root)
         assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+        noise = TF_LOG_NOISE.findall(result.stdout + result.stderr)
+        assert not noise, f"{stage} printed TensorFlow/absl log lines: {noise[:3]}"
     return params
 
 

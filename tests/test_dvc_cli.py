@@ -84,6 +84,9 @@ def repo(tmp_path_factory):
     sh(root, "git", "init", "-q", "-b", "main")
     dvc(root, "init", "-q")
     dvc(root, "config", "core.autostage", "true")
+    # the project's plot templates, and the offline plot page that `make setup` generates
+    shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots")
+    dvc(root, "config", "plots.html_template", "plots/offline.html")
     dvc(root, "remote", "add", "-d", "storage", str(tmp_path_factory.mktemp("storage")))
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "project")  # DVCLive needs a commit to exist
@@ -195,6 +198,12 @@ def test_report_between_two_commits(repo):
         assert re.search(r"\*\*Verdict: (PASS|FAIL)\*\*: `test.accuracy` [\d.]+ → [\d.]+", report)
         assert re.search(r"margin over the best baseline [+-][\d.]+ \(model [\d.]+, best baseline [\d.]+", report)
         assert "reports/plots/roc.json" in report and (repo / "reports/pr_plots/index.html").exists()
+        # pictures GitHub draws in the comment, and an HTML page that loads nothing from the internet
+        assert report.count("```mermaid") >= 3 and '"Loss per epoch"' in report
+        page = (repo / "reports/pr_plots/index.html").read_text()
+        assert "<script src" not in page and "window.vegaEmbed" in page and "workspace" in page
+        svgs = {p.name for p in (repo / "reports/pr_plots/svg").glob("*.svg")}
+        assert {"loss.svg", "accuracy.svg", "roc.svg", "precision_recall.svg", "confusion.svg"} <= svgs
     finally:
         sh(repo, "git", "reset", "-q", "--hard", "HEAD~1")
         dvc(repo, "checkout", "-f", "-q")

@@ -43,7 +43,8 @@ def test_plots_and_reports_exist(tiny):
     root, _ = tiny
     import json
     roc = json.loads((root / "reports/plots/roc.json").read_text())["roc"]
-    assert roc[0]["tpr"] == 1.0 and roc[-1]["fpr"] <= roc[0]["fpr"]
+    assert (roc[0]["fpr"], roc[0]["tpr"]) == (0.0, 0.0) and (roc[-1]["fpr"], roc[-1]["tpr"]) == (1.0, 1.0)
+    assert all(a["fpr"] <= b["fpr"] and a["tpr"] <= b["tpr"] for a, b in zip(roc, roc[1:]))
     confusion = pd.read_csv(root / "reports/plots/confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"]
     assert set(confusion["actual"]) <= {"negative", "positive"} and set(confusion["predicted"]) <= {"negative", "positive"}

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, TF_LOG_NOISE
 
-ENV = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}  # no TF_* variables: predict must be quiet by itself
 NO_WORD = ["", "!!!", "😀😍🎬", "<br /><br />", "zzqx qqzx"]  # the last: words the vocabulary does not know
 
 
@@ -31,6 +31,7 @@ def test_arguments_give_finite_probabilities_and_flag_reviews_without_known_word
     root, _ = tiny
     out = predict(root, "great wonderful superb", "awful boring dull", *NO_WORD)
     assert out.returncode == 0, out.stderr.decode()
+    assert out.stderr.decode() == ""  # no TensorFlow/absl log lines, no warnings
     rows = tsv_rows(out.stdout)
     p = rows["probability"].astype(float).to_numpy()
     assert len(rows) == 2 + len(NO_WORD) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
@@ -130,6 +131,7 @@ def test_bad_input_is_a_message_not_a_traceback(tiny, tmp_path, case, phrase):
     out = predict(root, *args)
     err = out.stderr.decode()
     assert out.returncode != 0 and phrase in err and "Traceback" not in err, err
+    assert not TF_LOG_NOISE.search(err), err  # the error message, and no log lines around it
 
 
 def test_saved_model_serves_without_this_project(tiny):

@@ -79,7 +79,15 @@ def test_wrong_dimension_and_imbalance_are_caught(default_params, clean):
     results = run(params, unbalanced, ood, words, vectors)
     failed = {r["suite"] for r in results if not r["success"]}
     assert failed == {"glove", "splits"}
-    assert "positive_share" in render_markdown(results, "t")
+    markdown = render_markdown(results, "t")
+    assert "positive_share" in markdown
+    # the report leads with what failed, and the observed share, before any table
+    head = markdown[:markdown.index("## Suite")]
+    assert "**FAILED**" in head and "Failed checks:" in head
+    assert "glove: expect_column_values_to_be_in_set on column 'dim'" in head
+    assert "splits: expect_column_values_to_be_between on column 'positive_share'" in head
+    assert "positive_share 0.75" in head or "positive_share 0.5" in head
+    assert markdown.index("## Suite `glove`") < markdown.index("## Suite `reviews`")  # failed suites first
 
 
 @pytest.mark.parametrize("change, observed", [

@@ -3,7 +3,8 @@
     make report BASE=main        # or: python -m tools.pr_report --base main --out reports/pr_report.md
 
 It lists metrics with deltas (`dvc metrics diff`), changed params (`dvc params diff`), validation checks whose
-result changed, and the plots whose data changed, rendered side by side by `dvc plots diff` into HTML; the
+result changed, and the plots whose data changed: as Mermaid charts GitHub draws in the comment, and side by side
+by `dvc plots diff` into an HTML page that works offline, with SVG pictures; the
 first line is a verdict on the main metric against the threshold in params.yaml (`report.*`).
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 from stages.lib.params import load_params
+from tools.mermaid_plots import charts
+from tools.offline_plots import dvc_specs, render_svgs
 
 VALIDATION_REPORTS = ["reports/validation/raw.json", "reports/validation/features.json"]
 PLOT_DIRS = ["reports/plots", "reports/train/plots"]
@@ -133,9 +136,20 @@ def plots_section(base: str, out_dir: Path) -> list[str]:
     if not changed:
         return lines + ["No plot data changed.", ""]
     subprocess.run([sys.executable, "-m", "dvc", "plots", "diff", base, "-o", str(out_dir)], capture_output=True)
+    render_svgs(dvc_specs([base]), out_dir / "svg")  # static pictures of the same charts, for the artifact
     lines += [f"- `{p}`" for p in changed]
-    lines += ["", f"Rendered side by side (base and workspace) by `dvc plots diff {base}`: `{out_dir}/index.html`"
-              " (attached to the CI run as an artifact).", ""]
+    lines += ["", f"Base `{base}` against the workspace (GitHub draws these charts in the comment):", ""]
+
+    def read(rev: str, path: str) -> bytes | None:
+        if rev == "base":
+            return git_show(base, path)
+        return Path(path).read_bytes() if Path(path).exists() else None
+
+    for block in charts(read):
+        lines += [block, ""]
+    lines += [f"Interactive, side by side: `dvc plots diff {base}` wrote `{out_dir}/index.html` (works offline), "
+              f"and SVG pictures of the same charts are in `{out_dir}/svg/`; both are attached to the CI run as an "
+              "artifact.", ""]
     return lines
 
 

@@ -12,19 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from tools.experiments import dvc_rows, metric, queue_and_run
 
 CONFIGS = {
     "default": [],
     "small-200": ["train.max_train_samples=200", "train.model=flatten", "maxlen=100", "embedding.trainable=false",
                   "train.batch_size=32"],
 }
-METRICS = {"test.accuracy": ("reports/metrics.json", ("test", "accuracy")),
-           "test.roc_auc": ("reports/metrics.json", ("test", "roc_auc")),
-           "ood.accuracy": ("reports/metrics.json", ("ood", "accuracy")),
-           "baseline.test_accuracy": ("reports/baseline/metrics.json", ("best", "test_accuracy"))}
+METRICS = {"test.accuracy": ("reports/metrics.json", "test.accuracy"),
+           "test.roc_auc": ("reports/metrics.json", "test.roc_auc"),
+           "ood.accuracy": ("reports/metrics.json", "ood.accuracy"),
+           "baseline.test_accuracy": ("reports/baseline/metrics.json", "best.test_accuracy")}
 REPORT = Path("reports/seeds.json")
 
 
@@ -32,38 +33,9 @@ def experiment_name(config: str, seed: int) -> str:
     return f"{config}-seed{seed}"
 
 
-def queue(seeds: list[int]) -> None:
-    for config, sets in CONFIGS.items():
-        for seed in seeds:
-            options = [a for s in [f"seed={seed}", *sets] for a in ("-S", s)]
-            subprocess.run(["dvc", "exp", "run", "--queue", "-n", experiment_name(config, seed), *options], check=True)
-
-
-def experiments(show_json: list) -> dict[str, dict]:
-    """{experiment name: {metric: value}} from the output of `dvc exp show --json`."""
-    found: dict[str, dict] = {}
-
-    def visit(node):
-        if isinstance(node, list):
-            for item in node:
-                visit(item)
-        elif isinstance(node, dict):
-            data = node.get("data")
-            if isinstance(data, dict) and node.get("name") and data.get("status", "Success") == "Success":
-                metrics = data.get("metrics") or {}
-                row = {}
-                for key, (file, path) in METRICS.items():
-                    value = (metrics.get(file) or {}).get("data")
-                    for part in path:
-                        value = value.get(part) if isinstance(value, dict) else None
-                    row[key] = value
-                found[node["name"]] = row
-            for value in node.values():
-                if isinstance(value, (list, dict)):
-                    visit(value)
-
-    visit(show_json)
-    return found
+def experiments(rows: list[dict]) -> dict[str, dict]:
+    """{experiment name: {metric: value}} from the rows of `tools.experiments`."""
+    return {row["name"]: {key: metric(row, file, dotted) for key, (file, dotted) in METRICS.items()} for row in rows}
 
 
 def summarise(runs: dict[str, dict], seeds: list[int]) -> dict:
@@ -102,11 +74,9 @@ def main(argv=None) -> int:
     parser.add_argument("--summary-only", action="store_true", help="summarise experiments already run")
     args = parser.parse_args(argv)
     if not args.summary_only:
-        queue(args.seeds)
-        subprocess.run(["dvc", "exp", "run", "--run-all", "-j", "1"], check=True)
-    shown = subprocess.run(["dvc", "exp", "show", "--json", "--hide-queued"], check=True, capture_output=True,
-                           text=True).stdout
-    summary = summarise(experiments(json.loads(shown)), args.seeds)
+        queue_and_run({experiment_name(config, seed): [f"seed={seed}", *sets]
+                       for config, sets in CONFIGS.items() for seed in args.seeds})
+    summary = summarise(experiments(dvc_rows()), args.seeds)
     if not any(row["runs"] for row in summary.values()):
         print("seeds: no experiment named like default-seed1 found; run without --summary-only", file=sys.stderr)
         return 1

@@ -76,6 +76,8 @@ def _shorten(value, limit: int = 80):
 def render_markdown(results: list[dict], title: str) -> str:
     ok = all(r["success"] for r in results)
     lines = [f"# {title}", "", f"**{'PASSED' if ok else 'FAILED'}**", ""]
+    if not ok:  # what failed, before any table
+        lines += ["Failed checks:", "", *(line[2:] for line in failure_summary(results).splitlines()), ""]
     for r in sorted(results, key=lambda r: r["success"]):  # failures first
         lines += [f"## Suite `{r['suite']}`: {r['rows']} rows, {r['failed']} failed of {len(r['checks'])}", "",
                   *_observed_table(r.get("observed_rows")),

@@ -1,0 +1,158 @@
+"""What people see: Mermaid charts for the pull-request comment, offline plot pages and pictures, `make compare`."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+
+def dvclive_tsv(column, values):
+    return ("step\t" + column + "\n" + "".join(f"{i}\t{v}\n" for i, v in enumerate(values))).encode()
+
+
+def fake_revisions():
+    from stages.lib.metrics import curve_points
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    files = {}
+    for rev, noise in (("base", 0.35), ("workspace", 0.25)):
+        p = np.clip(y + rng.normal(0, noise, 400), 0, 1)
+        roc, prc = curve_points(y, p)
+        names = np.array(["negative", "positive"])
+        files[rev] = {
+            "reports/train/plots/metrics/train/loss.tsv": dvclive_tsv("loss", [0.6, 0.4, 0.3]),
+            "reports/train/plots/metrics/eval/loss.tsv": dvclive_tsv("loss", [0.62, 0.5, 0.52]),
+            "reports/plots/roc.json": json.dumps({"roc": roc}).encode(),
+            "reports/plots/precision_recall.json": json.dumps({"prc": prc}).encode(),
+            "reports/plots/confusion.csv": ("actual,predicted\n" + "".join(
+                f"{names[a]},{names[int(b > 0.5)]}\n" for a, b in zip(y, p))).encode(),
+        }
+    files["base"]["reports/train/plots/metrics/train/loss.tsv"] = dvclive_tsv("loss", [0.7, 0.5])  # fewer epochs
+    files["base"]["reports/train/plots/metrics/eval/loss.tsv"] = dvclive_tsv("loss", [0.7, 0.6])
+    return files, y
+
+
+def mermaid_lines(block):
+    return [[float(v) for v in m.split(", ")] for m in re.findall(r"^    line \[(.*)\]$", block, re.M)]
+
+
+def test_mermaid_charts_of_two_revisions():
+    from tools.mermaid_plots import CURVE_GRID, charts
+
+    files, y = fake_revisions()
+    blocks = charts(lambda rev, path: files[rev].get(path))
+    loss = next(b for b in blocks if '"Loss per epoch"' in b)
+    assert loss.startswith("```mermaid") and "xychart-beta" in loss
+    assert 'x-axis "epoch" [1, 2, 3]' in loss  # whole epochs, counted from 1
+    lines = mermaid_lines(loss)
+    assert len(lines) == 4 and all(len(line) == 3 for line in lines)
+    assert lines[0] == [0.7, 0.5, 0.5]  # the shorter base run is continued with its last value
+    assert "blue: base train, orange: base validation, green: workspace train, red: workspace validation" in loss
+    assert not any('"Accuracy per epoch"' in b for b in blocks)  # no accuracy files, no chart
+
+    roc = next(b for b in blocks if '"ROC curve' in b)
+    for line in mermaid_lines(roc):
+        assert len(line) == len(CURVE_GRID) and line == sorted(line) and line[-1] == 1.0  # tpr never falls
+    assert re.search(r'^    y-axis "tpr" 0(\.\d+)? --> 1$', roc, re.M)  # rates stay within [0, 1]
+    prc = next(b for b in blocks if '"Precision-recall' in b)
+    assert all(line == sorted(line, reverse=True) for line in mermaid_lines(prc))  # interpolated precision
+
+    table = next(b for b in blocks if b.startswith("Confusion matrix"))
+    counts = [[int(c) for c in row.split(" | ")] for row in re.findall(r"^\| (?:negative|positive) \| (.*) \|$",
+                                                                           table, re.M)]
+    assert np.array(counts).sum() == 2 * len(y)  # both revisions, every review once
+    assert np.array(counts)[:, 2:].sum(axis=1).tolist() == [int((y == 0).sum()), int((y == 1).sum())]
+
+
+def test_confusion_table_reads_old_zero_one_files():
+    from tools.mermaid_plots import confusion_table
+
+    table = confusion_table({"base": b"actual,predicted\n0,0\n1,0\n1,1\n", "workspace": None})
+    assert "| negative | 1 | 0 | — | — |" in table and "| positive | 1 | 1 | — | — |" in table
+
+
+def test_offline_page_has_vega_inline_and_nothing_to_download():
+    from tools.offline_plots import offline_page
+
+    page = offline_page()
+    assert "{plot_divs}" in page and "{refresh_tag}" in page
+    assert "<script src" not in page and "cdn." not in page
+    assert "window.vegaEmbed" in page
+
+
+def test_templates_render_counts_class_names_and_whole_epochs():
+    """The project's Vega-Lite templates, filled as DVC fills them, rendered by Vega itself (vl-convert)."""
+    import vl_convert
+    from dvc_render.vega import VegaRenderer
+
+    epochs = VegaRenderer([{"step": s, "loss": v, "rev": "workspace", "filename": "train/loss.tsv"}
+                           for s, v in enumerate([0.6, 0.4, 0.35])], "loss",
+                          template="epochs", template_dir=str(REPO / ".dvc/plots"), x="step", y="loss",
+                          title="Loss per epoch")
+    svg = vl_convert.vegalite_to_svg(epochs.get_filled_template())
+    ticks = re.findall(r">(\d+(?:\.\d+)?)</text>", svg)
+    assert "Loss per epoch" in svg and "1.5" not in ticks and "0.5" not in ticks and "2" in ticks
+
+    rows = [{"actual": a, "predicted": p, "rev": "workspace"}
+            for a, p, n in (("negative", "negative", 7), ("negative", "positive", 2), ("positive", "negative", 3),
+                            ("positive", "positive", 11)) for _ in range(n)]
+    confusion = VegaRenderer(rows, "confusion", template="confusion_counts", template_dir=str(REPO / ".dvc/plots"),
+                             x="predicted", y="actual", title="Confusion matrix")
+    svg = vl_convert.vegalite_to_svg(confusion.get_filled_template())
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    assert {"7", "2", "3", "11"} <= set(texts)  # counts written in the cells without ticking anything
+    assert {"negative", "positive"} <= set(texts)
+
+
+def exp_row(name, rev, model, maxlen, accuracy, baseline, seed=42):
+    return {"name": name, "rev": rev,
+            "params": {"train.model": model, "maxlen": maxlen, "tokenize.vocab_size": 50000, "seed": seed,
+                       "embedding.pretrained": True, "embedding.trainable": True, "train.max_train_samples": None},
+            "metrics": {"reports/metrics.json": {"test.accuracy": accuracy, "test.roc_auc": 0.97, "ood.accuracy": 0.73},
+                        "reports/baseline/metrics.json": {"best.test_accuracy": baseline}}}
+
+
+def test_compare_is_one_narrow_line_per_experiment():
+    from tools.compare import table
+
+    rows = [exp_row("workspace", "", "nb_fasttext", 800, 0.9202, 0.918),
+            exp_row("main", "977c31b", "nb_fasttext", 800, 0.9202, 0.918),
+            exp_row("a-very-long-experiment-name-from-a-sweep", "a5e1d3a", "fasttext", 20, 0.7208, 0.918)]
+    text = table(rows).splitlines()
+    assert len(text) == 2 + len(rows) and max(map(len, text)) <= 160
+    header = text[0].split()
+    assert header[:3] == ["Experiment", "model", "maxlen"] and "vocab" not in header  # only params that differ
+    assert text[4].split()[-1] == "-0.1972" and text[2].split()[-1] == "+0.0022"
+
+
+def test_experiment_rows_from_dvc_json_skip_running_and_failed():
+    from tools.experiments import rows
+    from tools.seeds import experiments, summarise
+
+    def entry(name, accuracy, seed, state=None):
+        data = {"rev": "workspace" if state == "running" else "abc1234def",
+                "params": {"params.yaml": {"data": {"seed": seed, "train": {"model": "nb_fasttext"}}}},
+                "metrics": {"reports/metrics.json": {"data": {"test": {"accuracy": accuracy, "roc_auc": 0.97},
+                                                              "ood": {"accuracy": 0.73}}},
+                            "reports/baseline/metrics.json": {"data": {"best": {"test_accuracy": 0.918}}}}}
+        return {"revs": [{"rev": "abc1234def", "name": name, "data": data, "error": None, "experiments": None}],
+                "executor": None if state is None else {"state": state}, "name": name}
+
+    show = [{"rev": "workspace", "name": None, "error": None, "experiments": None,
+             "data": {"rev": "workspace", "params": {}, "metrics": {"reports/metrics.json": {"data": {}}}}},
+            {"rev": "f" * 40, "name": "main", "error": None, "data": None,
+             "experiments": [entry("default-seed1", 0.92, 1), entry("default-seed2", 0.924, 2),
+                             entry("default-seed3", 0.5, 3, state="running"),
+                             entry("default-seed4", 0.5, 4, state="failed")]}]
+    found = {r["name"]: r for r in rows(show)}
+    assert set(found) == {"workspace", "default-seed1", "default-seed2"}
+    assert found["default-seed1"]["params"]["train.model"] == "nb_fasttext"
+    summary = summarise(experiments(list(found.values())), [1, 2, 3, 4, 5])
+    assert summary["default"]["runs"] == 2
+    assert summary["default"]["test.accuracy"]["mean"] == pytest.approx(0.922)
+    assert summary["default"]["test.accuracy"]["std"] == pytest.approx(np.std([0.92, 0.924], ddof=1), abs=1e-6)
+    assert summary["default"]["margin"]["mean"] == pytest.approx(0.004)
+    assert summary["small-200"]["runs"] == 0

@@ -1,0 +1,111 @@
+"""The pipeline's plots as Mermaid charts, which GitHub draws inside a pull-request comment (no image hosting,
+no JavaScript from a CDN): training curves per epoch and ROC / precision-recall curves, base against workspace,
+and the confusion matrices as tables.
+
+Mermaid's xychart has no legend, so the colours are fixed (`PALETTE`) and named in a line under each chart.
+"""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+
+PALETTE = [("blue", "#1f77b4"), ("orange", "#ff7f0e"), ("green", "#2ca02c"), ("red", "#d62728")]
+CURVE_GRID = np.linspace(0, 1, 21)  # ROC and precision-recall are drawn at these x values (interpolated)
+
+
+def _number(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def line_chart(title: str, x_label: str, xs: list, y_label: str, series: dict[str, list[float]]) -> str:
+    """A Mermaid xychart with one line per series (at most len(PALETTE)), and its colour legend."""
+    assert 0 < len(series) <= len(PALETTE), "one colour per line"
+    values = [v for line in series.values() for v in line if v is not None and np.isfinite(v)]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = (hi - lo) * 0.05 or 0.05
+    colours = ", ".join(hex_ for _, hex_ in PALETTE[:len(series)])
+    if lo >= 0 and hi <= 1:  # shares and rates: keep the axis within [0, 1]
+        lo_axis, hi_axis = max(0.0, lo - pad), min(1.0, hi + pad)
+    else:
+        lo_axis, hi_axis = lo - pad, hi + pad
+    lines = ["```mermaid",
+             '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + colours + '"}}}}%%',
+             "xychart-beta", f'    title "{title}"',
+             f'    x-axis "{x_label}" [{", ".join(_number(x) if isinstance(x, float) else str(x) for x in xs)}]',
+             f'    y-axis "{y_label}" {_number(lo_axis)} --> {_number(hi_axis)}']
+    # a line shorter than the x axis (fewer epochs) is continued with its last value, as Mermaid needs them all
+    for line in series.values():
+        full = list(line) + [line[-1]] * (len(xs) - len(line)) if line else [lo] * len(xs)
+        lines.append(f"    line [{', '.join(_number(v) for v in full)}]")
+    legend = ", ".join(f"{colour}: {name}" for (colour, _), name in zip(PALETTE, series))
+    return "\n".join(lines + ["```", f"<sub>{legend}</sub>"])
+
+
+def epoch_series(tsv: bytes | None, column: str) -> list[float] | None:
+    """Values per epoch from a DVCLive .tsv (columns step and the metric), or None when there is no file."""
+    if not tsv:
+        return None
+    return pd.read_csv(io.BytesIO(tsv), sep="\t")[column].astype(float).tolist()
+
+
+def curve_on_grid(points_json: bytes | None, key: str, x: str, y: str, upto: bool) -> list[float] | None:
+    """A curve (list of {x, y} points under `key`) sampled at CURVE_GRID: the best y reached at an x up to the
+    grid value (`upto`, ROC: true positive rate within a false positive rate) or from it on (precision-recall:
+    the interpolated precision at a recall)."""
+    if not points_json:
+        return None
+    points = json.loads(points_json)[key]
+    xs = np.array([p[x] for p in points], float)
+    ys = np.array([p[y] for p in points], float)
+    sampled = []
+    for g in CURVE_GRID:
+        near = xs <= g + 1e-12 if upto else xs >= g - 1e-12
+        sampled.append(float(ys[near].max()) if near.any() else float(ys[0] if upto else ys[-1]))
+    return sampled
+
+
+def confusion_table(csv_by_rev: dict[str, bytes | None]) -> str:
+    """The confusion matrices of each revision side by side as one Markdown table of counts."""
+    names = ["negative", "positive"]
+    header = "| actual | " + " | ".join(f"{rev}: predicted {p}" for rev in csv_by_rev for p in names) + " |"
+    cells = {a: [] for a in names}
+    for data in csv_by_rev.values():
+        frame = None if data is None else pd.read_csv(io.BytesIO(data)).astype(str).replace(
+            {"0": "negative", "1": "positive"})  # older runs wrote 0/1 instead of the class names
+        for a in names:
+            cells[a] += ["—" if frame is None else str(int(((frame["actual"] == a) & (frame["predicted"] == p)).sum()))
+                         for p in names]
+    rows = [header, "|" + " --- |" * (1 + 2 * len(csv_by_rev))]
+    rows += [f"| {a} | " + " | ".join(cells[a]) + " |" for a in names]
+    return "Confusion matrix (test set):\n\n" + "\n".join(rows)
+
+
+def charts(read) -> list[str]:
+    """Markdown blocks for the comment. `read(rev, path)` returns the bytes of path at rev ("base" or
+    "workspace"), or None."""
+    revs = ["base", "workspace"]
+    out = []
+    for metric, label in (("loss", "binary cross-entropy"), ("accuracy", "accuracy")):
+        series = {}
+        for rev in revs:
+            for part, name in (("train", "train"), ("eval", "validation")):
+                values = epoch_series(read(rev, f"reports/train/plots/metrics/{part}/{metric}.tsv"), metric)
+                if values:
+                    series[f"{rev} {name}"] = values
+        if series:
+            epochs = max(len(v) for v in series.values())
+            out.append(line_chart(f"{metric.capitalize()} per epoch", "epoch", list(range(1, epochs + 1)), label,
+                                  series))
+    grid = [round(float(g), 2) for g in CURVE_GRID]
+    for file, key, x, y, upto, title in (("roc.json", "roc", "fpr", "tpr", True, "ROC curve (test set)"),
+                                         ("precision_recall.json", "prc", "recall", "precision", False,
+                                          "Precision-recall curve (test set)")):
+        series = {rev: c for rev in revs
+                  if (c := curve_on_grid(read(rev, f"reports/plots/{file}"), key, x, y, upto))}
+        if series:
+            out.append(line_chart(title, x, grid, y, series))
+    out.append(confusion_table({rev: read(rev, "reports/plots/confusion.csv") for rev in revs}))
+    return out

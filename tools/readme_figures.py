@@ -1,0 +1,154 @@
+"""The README's figures, generated from the committed reports, so the two cannot disagree.
+
+    python -m tools.readme_figures           # rewrite the generated blocks of README.md
+    python -m tools.readme_figures --check   # exit 1 when README.md differs from what the reports say
+
+A block sits between `<!-- generated: NAME -->` and `<!-- end: NAME -->`; each NAME has a function below that
+says which report file its figures come from.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+README = Path("README.md")
+
+
+def load(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def pct(value, digits: int = 2) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def num(value, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def tokenizer() -> str:
+    t, e = load("reports/tokenize.json"), load("reports/embedding.json")
+    r, fit = t["review_tokens"], t["share_fitting_whole_at_maxlen"]
+    sizes = sorted(fit, key=int)
+    return "\n".join([
+        "From `reports/tokenize.json` and `reports/embedding.json` of the default run:", "",
+        f"| vocabulary {t['vocab_size']:,} (`tokenize.vocab_size`) | |", "| --- | --- |",
+        f"| training tokens covered by the vocabulary | {pct(t['train_token_coverage'], 1)} |",
+        f"| out-of-vocabulary rate on test | {pct(t['test_oov_rate'], 1)} |",
+        f"| review length in tokens: median / p90 / p99 / max | {r['p50']:g} / {r['p90']:g} / {r['p99']:g} / {r['max']:,} |",
+        f"| reviews that fit whole at maxlen {' / '.join(sizes)} | {' / '.join(pct(fit[s], 1) for s in sizes)} |",
+        f"| vocabulary words with a GloVe vector / training tokens they cover | {pct(e['vocab_coverage'], 1)} / "
+        f"{pct(e['train_token_coverage'], 1)} |",
+    ])
+
+
+def results() -> str:
+    m, b = load("reports/metrics.json"), load("reports/baseline/metrics.json")
+    v = load("reports/variants.json").get("tutorials", {})
+    p = __import__("yaml").safe_load(Path("params.yaml").read_text())
+    t = m["test"]
+    lines = ["| configuration | test accuracy | ROC AUC | out-of-domain accuracy | source |",
+             "| --- | --- | --- | --- | --- |",
+             f"| **default**: `{p['train']['model']}`, GloVe start, fine-tuned, vocabulary {p['tokenize']['vocab_size']:,}, "
+             f"maxlen {p['maxlen']} | **{pct(t['accuracy'])}** | {num(t['roc_auc'])} | {pct(m['ood']['accuracy'], 1)} "
+             "| `reports/metrics.json` |"]
+    labels = {"nbsvm": "baseline `nbsvm`: binary uni+bi+trigrams, NB log-count ratios, logistic regression",
+              "tfidf_logreg": "baseline `tfidf_logreg`: TF-IDF of uni+bigrams, logistic regression"}
+    for name, label in labels.items():
+        bt, bo = b[name]["test"], b[name]["ood"]
+        lines.append(f"| {label} | {pct(bt['accuracy'])} | {num(bt['roc_auc'])} | {pct(bo['accuracy'], 1)} "
+                     "| `reports/baseline/metrics.json` |")
+    described = {"gap-learned": "`gap` (TensorFlow tutorial), learned embeddings, maxlen 400",
+                 "flatten-glove-frozen-200": "`flatten` (Keras tutorials), frozen GloVe, maxlen 200",
+                 "small-glove-frozen": "200 training reviews, `flatten`, maxlen 100, frozen GloVe",
+                 "small-learned": "200 training reviews, `flatten`, maxlen 100, learned embeddings",
+                 "maxlen-20": "default with `maxlen=20`"}
+    for name, label in described.items():
+        if name in v:
+            row = v[name]
+            lines.append(f"| {label} | {pct(row['test_accuracy'])} | {num(row['test_roc_auc'])} | "
+                         f"{pct(row['ood_accuracy'], 1)} | `reports/variants.json` ({name}) |")
+    margin = t["accuracy"] - b["best"]["test_accuracy"]
+    lines += ["", f"Margin of the default model over the best baseline: {100 * margin:+.2f} points of test accuracy "
+              f"({pct(t['accuracy'])} against {pct(b['best']['test_accuracy'])})."]
+    return "\n".join(lines)
+
+
+def search() -> str:
+    v = load("reports/variants.json")
+    rows = v.get("search", {})
+    d = v.get("default", {})
+    lines = ["| change from the default | validation accuracy | validation loss | test accuracy | ROC AUC | "
+             "out-of-domain |", "| --- | --- | --- | --- | --- | --- |"]
+    if d:
+        lines.append(f"| none (the default) | {pct(d['val_accuracy'])} | {num(d['val_loss'])} | "
+                     f"{pct(d['test_accuracy'])} | {num(d['test_roc_auc'])} | {pct(d['ood_accuracy'], 1)} |")
+    for name, row in rows.items():
+        change = ", ".join(f"`{s}`" for s in row["set"])
+        lines.append(f"| {change} | {pct(row['val_accuracy'])} | {num(row['val_loss'])} | {pct(row['test_accuracy'])}"
+                     f" | {num(row['test_roc_auc'])} | {pct(row['ood_accuracy'], 1)} |")
+    return "\n".join(lines)
+
+
+def seeds() -> str:
+    s = load("reports/seeds.json")
+    keys = [("test.accuracy", "test accuracy"), ("test.roc_auc", "ROC AUC"), ("ood.accuracy", "out-of-domain"),
+            ("margin", "margin over best baseline")]
+    lines = [f"| configuration (seeds {', '.join(map(str, s['seeds']))}) | runs | "
+             + " | ".join(label for _, label in keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for config, row in s["summary"].items():
+        cells = []
+        for key, _ in keys:
+            if key not in row:
+                cells.append("—")
+            elif key == "test.roc_auc":
+                cells.append(f"{row[key]['mean']:.4f} ± {row[key]['std']:.4f}")
+            else:
+                cells.append(f"{100 * row[key]['mean']:.2f} ± {100 * row[key]['std']:.2f}")
+        lines.append(f"| {config} | {row['runs']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def times() -> str:
+    t = load("reports/stage_times.json")
+    lines = [f"`{t['command']}` (each stage alone with `dvc repro -f -s <stage>`, DVC's bookkeeping included; "
+             f"{t['cores']} cores): {t['total']:g} s in all.", "", "| stage | seconds |", "| --- | --- |"]
+    lines += [f"| {stage} | {seconds:g} |" for stage, seconds in t["seconds"].items()]
+    return "\n".join(lines)
+
+
+BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times}
+PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n).*?(\n<!-- end: \2 -->)", re.S)
+
+
+def regenerate(text: str) -> str:
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in BLOCKS:
+            raise KeyError(f"README block {name!r} has no generator in tools/readme_figures.py")
+        return match.group(1) + BLOCKS[name]() + match.group(3)
+
+    return PATTERN.sub(fill, text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    text = README.read_text(encoding="utf-8")
+    new = regenerate(text)
+    if args.check:
+        if new != text:
+            print("README.md differs from the reports; run `python -m tools.readme_figures`", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(new, encoding="utf-8")
+    print(f"readme_figures: {len(PATTERN.findall(text))} blocks of {README} regenerated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
