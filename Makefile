@@ -10,7 +10,7 @@ PLOTS_PAGE := .dvc/plots/offline.html
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test bench report compare plots example seeds clean-venv
+.PHONY: setup repro test browser bench report compare plots example seeds clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -27,6 +27,10 @@ repro: setup
 
 test: setup
 	$(BIN)/python -m pytest -q tests
+
+# Chromium (apt) and Mermaid (npm) for the browser checks of tests/test_browser.py; CI runs it before `make test`
+browser: setup
+	VENV=$(VENV) bash tools/browser_deps.sh
 
 # The benchmark also needs the legacy Keras 2 API of the tutorials (tf_keras); --no-deps keeps the CPU pins.
 bench: $(STAMP)

