@@ -135,6 +135,7 @@ PARAM_CASES = [
     ("embedding.oov_init=zeros", {"embed", "validate_features", "train", "evaluate", "export"}),
     ("embedding.trainable=false", {"train", "evaluate", "export"}),
     ("train.epochs=1", {"train", "evaluate", "export"}),
+    ("train.nb_l2=3e-6", {"train", "evaluate", "export"}),  # DVC writes 3e-06, which YAML 1.1 reads as a string
     ("evaluate.threshold=0.6", {"evaluate", "baseline"}),  # the baselines' labels use the same threshold
     ("baseline.nbsvm.C=2", {"baseline"}),
     ("export.neighbours=3", {"export"}),

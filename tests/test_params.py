@@ -64,3 +64,15 @@ def test_stage_fails_before_heavy_imports(default_params, tmp_path):
                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert "data.source: expected one of 'pypi', 'stanford', 'local', got 'kaggle'" in out.stdout
     assert "heavy: []" in out.stdout
+
+
+@pytest.mark.parametrize("written, number", [("2e-06", 2e-6), ("1E-5", 1e-5), ("+3e-6", 3e-6)])
+def test_exponent_notation_without_a_dot_is_a_number(default_params, written, number):
+    """YAML 1.1 reads `2e-06` as a string; `dvc exp run -S train.nb_l2=2e-6` writes exactly that."""
+    params = check_params(with_change(default_params, "train.nb_l2", yaml.safe_load(f"v: {written}")["v"]))
+    assert params["train"]["nb_l2"] == number
+
+
+def test_a_word_is_still_not_a_number(default_params):
+    with pytest.raises(ParamsError, match=r"train.nb_l2: expected a number, got 'e-6'"):
+        check_params(with_change(default_params, "train.nb_l2", "e-6"))

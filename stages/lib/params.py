@@ -5,6 +5,7 @@ instead of minutes later deep inside TensorFlow.
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,20 @@ class Int:
         return value
 
 
+def _yaml11_float(value: Any) -> Any:
+    """YAML 1.1 (PyYAML) reads exponent notation without a dot, such as 2e-06, as a string; and that is how
+    `dvc exp run -S key=2e-6` writes the value. Such a string is the number it spells."""
+    if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value.strip()):
+        return float(value)
+    return value
+
+
 class Float:
     def __init__(self, lo: float | None = None, hi: float | None = None, open_lo=False, open_hi=False):
         self.lo, self.hi, self.open_lo, self.open_hi = lo, hi, open_lo, open_hi
 
     def __call__(self, key: str, value: Any) -> float:
+        value = _yaml11_float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{key}: expected a number, got {value!r}")
         if (self.open_lo and value <= self.lo) or (self.open_hi and value >= self.hi):
