@@ -121,7 +121,7 @@ def times() -> str:
 
 
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times}
-PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n).*?(\n<!-- end: \2 -->)", re.S)
+PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 
 def regenerate(text: str) -> str:
@@ -129,7 +129,7 @@ def regenerate(text: str) -> str:
         name = match.group(2)
         if name not in BLOCKS:
             raise KeyError(f"README block {name!r} has no generator in tools/readme_figures.py")
-        return match.group(1) + BLOCKS[name]() + match.group(3)
+        return match.group(1) + BLOCKS[name]() + "\n" + match.group(3)
 
     return PATTERN.sub(fill, text)
 

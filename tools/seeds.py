@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     if not args.summary_only:
         queue_and_run({experiment_name(config, seed): [f"seed={seed}", *sets]
                        for config, sets in CONFIGS.items() for seed in args.seeds})
-    summary = summarise(experiments(dvc_rows()), args.seeds)
+    summary = summarise(experiments(dvc_rows("--all-commits")), args.seeds)  # experiments of earlier commits too
     if not any(row["runs"] for row in summary.values()):
         print("seeds: no experiment named like default-seed1 found; run without --summary-only", file=sys.stderr)
         return 1

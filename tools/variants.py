@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.summary_only:
         queue_and_run({name: sets for group in VARIANTS.values() for name, sets in group.items()})
-    rows = dvc_rows()
+    rows = dvc_rows("--all-commits")  # experiments queued from earlier commits too
     report = summary(rows)
     default = next((r for r in rows if r["name"] == "workspace"), None)
     if default:
