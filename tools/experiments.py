@@ -42,7 +42,8 @@ def rows(show_json: list) -> list[dict]:
         if isinstance(data, dict) and data.get("status", "Success") == "Success" and data.get("metrics"):
             params = ((data.get("params") or {}).get(PARAMS_FILE) or {}).get("data") or {}
             rev = str(node.get("rev") or data.get("rev") or "")
-            found.append({"name": node.get("name") or rev, "rev": rev[:7] if rev != "workspace" else "",
+            found.append({"name": node.get("name") or (rev if rev == "workspace" else rev[:7]),
+                          "rev": rev[:7] if rev != "workspace" else "",
                           "params": flatten(params),
                           "metrics": {f: flatten((m or {}).get("data") or {}) for f, m in data["metrics"].items()}})
         for key in ("experiments", "revs"):

@@ -62,7 +62,8 @@ def results() -> str:
         lines.append(f"| {label} | {pct(bt['accuracy'])} | {num(bt['roc_auc'])} | {pct(bo['accuracy'], 1)} "
                      "| `reports/baseline/metrics.json` |")
     described = {"gap-learned": "`gap` (TensorFlow tutorial), learned embeddings, maxlen 400",
-                 "flatten-glove-frozen-200": "`flatten` (Keras tutorials), frozen GloVe, maxlen 200",
+                 "flatten-glove-frozen-200-lr0.001": "`flatten` (Keras tutorials), frozen GloVe, maxlen 200, "
+                                                     "learning rate 0.001",
                  "small-glove-frozen": "200 training reviews, `flatten`, maxlen 100, frozen GloVe",
                  "small-learned": "200 training reviews, `flatten`, maxlen 100, learned embeddings",
                  "maxlen-20": "default with `maxlen=20`"}
