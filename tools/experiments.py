@@ -54,10 +54,16 @@ def rows(show_json: list) -> list[dict]:
     return found
 
 
+def dvc_json(*args: str):
+    """The JSON output of `dvc <args> --json`; a failing dvc command is a message and exit status 1."""
+    out = subprocess.run([sys.executable, "-m", "dvc", *args, "--json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"error: dvc {' '.join(args)} failed:\n{out.stderr.strip()}")
+    return json.loads(out.stdout or "{}")
+
+
 def dvc_rows(*extra: str) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json", "--hide-queued", *extra], check=True, capture_output=True,
-                         text=True).stdout
-    return rows(json.loads(out))
+    return rows(dvc_json("exp", "show", "--hide-queued", *extra))
 
 
 def metric(row: dict, file: str, key: str):

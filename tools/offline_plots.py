@@ -12,8 +12,6 @@ to static SVG files with vl-convert's own Vega engine: no browser, no JavaScript
 """
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -59,9 +57,9 @@ def write_template(path: Path = TEMPLATE) -> Path:
 
 def dvc_specs(revs: list[str]) -> dict[str, dict]:
     """{plot id: filled Vega-Lite spec} of the workspace (no revs) or of `dvc plots diff` between revs."""
-    command = ["plots", "diff", *revs] if revs else ["plots", "show"]
-    out = subprocess.run([sys.executable, "-m", "dvc", *command, "--json"], check=True, capture_output=True, text=True)
-    data = json.loads(out.stdout)["data"]
+    from tools.experiments import dvc_json
+
+    data = dvc_json(*(["plots", "diff", *revs] if revs else ["plots", "show"])).get("data") or {}
     return {plot_id: entries[0]["content"] for plot_id, entries in data.items()
             if entries and entries[0].get("type") == "vega"}
 
@@ -83,7 +81,12 @@ def main(argv: list[str]) -> int:
         print(f"offline_plots: wrote {write_template()}")
         return 0
     if argv[:1] == ["svg"]:
-        for path in render_svgs(dvc_specs(argv[1:])):
+        specs = dvc_specs(argv[1:])
+        if not specs:
+            print("offline_plots: DVC found no plot to draw (run in the repository, after `make repro`)",
+                  file=sys.stderr)
+            return 1
+        for path in render_svgs(specs):
             print(path)
         return 0
     print(__doc__, file=sys.stderr)

@@ -16,18 +16,12 @@ import sys
 from pathlib import Path
 
 from stages.lib.params import load_params
+from tools.experiments import dvc_json
 from tools.mermaid_plots import charts
 from tools.offline_plots import dvc_specs, render_svgs
 
 VALIDATION_REPORTS = ["reports/validation/raw.json", "reports/validation/features.json"]
 PLOT_DIRS = ["reports/plots", "reports/train/plots"]
-
-
-def dvc_json(*args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "dvc", *args, "--json"], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"error: dvc {' '.join(args)} failed:\n{out.stderr}")
-    return json.loads(out.stdout or "{}")
 
 
 def git_show(rev: str, path: str) -> bytes | None:

@@ -139,8 +139,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    text = README.read_text(encoding="utf-8")
-    new = regenerate(text)
+    try:
+        text = README.read_text(encoding="utf-8")
+        new = regenerate(text)
+    except FileNotFoundError as e:  # run outside the repository, or before the run that writes a report
+        print(f"readme_figures: {e.filename} not found; run from the repository root after `make repro`",
+              file=sys.stderr)
+        return 1
     if args.check:
         if new != text:
             print("README.md differs from the reports; run `python -m tools.readme_figures`", file=sys.stderr)
