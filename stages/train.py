@@ -44,8 +44,9 @@ def make_deterministic(seed: int) -> None:
 def batches(x: np.ndarray, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
     """A tf.data pipeline of (ids, labels) batches of the given rows; reshuffled every epoch when a seed is given.
 
-    Rows are gathered per batch, so no copy of the training matrix is made. (Keras' own input path for NumPy
-    arrays uses a parallel map that TensorFlow's op determinism rewrites, with an alarming error line.)
+    The arrays become one tensor each and every batch is gathered from them by row index, so the training and
+    validation parts are not copied out of x. (Keras' own input path for NumPy arrays uses a parallel map that
+    TensorFlow's op determinism rewrites, with an alarming error line.)
     """
     import tensorflow as tf
 
