@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.lib.arrays import BLOCK_ROWS, iter_blocks
 from stages.lib.files import read_lines, save_npy, write_json
 from stages.lib.params import load_params
 
@@ -34,11 +35,16 @@ def build_matrix(vocabulary: list[str], glove_words: list[str], glove: np.ndarra
     return matrix, found
 
 
-def coverage(found: np.ndarray, train_ids: np.ndarray) -> dict:
-    """Share of vocabulary words (padding and [UNK] excluded) with a GloVe vector, and of training tokens."""
+def coverage(found: np.ndarray, train_id_blocks) -> dict:
+    """Share of vocabulary words (padding and [UNK] excluded) with a GloVe vector, and of training tokens
+    (`train_id_blocks`: the training ids, one array or block after block)."""
+    blocks = [train_id_blocks] if isinstance(train_id_blocks, np.ndarray) else train_id_blocks
+    hits = tokens = 0
+    for ids in blocks:
+        hits, tokens = hits + int(found[ids].sum()), tokens + len(ids)
     return {"vocab_words": int(len(found) - 2),
             "vocab_coverage": round(float(found[2:].mean()), 6),
-            "train_token_coverage": round(float(found[train_ids].mean()), 6)}
+            "train_token_coverage": round(hits / tokens, 6)}
 
 
 def main(params: dict) -> None:
@@ -47,7 +53,8 @@ def main(params: dict) -> None:
     matrix, found = build_matrix(vocabulary, read_lines("data/raw/glove_words.txt"), glove,
                                  params["embedding"]["oov_init"], params["seed"])
     save_npy(OUTPUT, matrix)
-    report = {**coverage(found, np.load("data/interim/train_ids.npy")), "shape": list(matrix.shape)}
+    train_ids = (block for _, block in iter_blocks("data/interim/train_ids.npy", rows=BLOCK_ROWS * 256))
+    report = {**coverage(found, train_ids), "shape": list(matrix.shape)}
     write_json(REPORT, report)
     print(f"embed: {matrix.shape[0]} x {matrix.shape[1]}, {report['vocab_coverage']:.1%} of words and "
           f"{report['train_token_coverage']:.1%} of training tokens have a GloVe vector")

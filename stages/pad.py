@@ -1,6 +1,7 @@
 """Stage `pad`: ragged token ids -> fixed-length int32 arrays of `maxlen`, as Keras' pad_sequences does.
 
 NumPy only (no TensorFlow import): the rows are cut and placed with index arithmetic, not a Python loop.
+Reviews are read and written a block of rows at a time, so memory does not grow with the corpus.
 """
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.files import atomic_dir, save_npy
+from stages.lib.arrays import NpyWriter
+from stages.lib.files import atomic_dir
 from stages.lib.params import load_params
-from stages.lib.ragged import SPLITS, load_ragged
+from stages.lib.ragged import SPLITS, iter_ragged, ragged_rows
 
 IN_DIR, OUT_DIR = Path("data/interim"), Path("data/processed/padded")
 
@@ -35,9 +37,12 @@ def main(params: dict) -> None:
     maxlen, cfg = params["maxlen"], params["pad"]
     with atomic_dir(OUT_DIR) as tmp:
         for split in SPLITS:
-            ids, offsets, labels = load_ragged(IN_DIR, split)
-            save_npy(tmp / f"{split}_x.npy", pad_ragged(ids, offsets, maxlen, cfg["padding"], cfg["truncating"]))
-            save_npy(tmp / f"{split}_y.npy", labels)
+            n = ragged_rows(IN_DIR, split)
+            with NpyWriter(tmp / f"{split}_x.npy", (n, maxlen), np.int32) as x, \
+                    NpyWriter(tmp / f"{split}_y.npy", (n,), np.int32) as y:
+                for ids, offsets, labels in iter_ragged(IN_DIR, split):
+                    x.write(pad_ragged(ids, offsets, maxlen, cfg["padding"], cfg["truncating"]))
+                    y.write(labels)
     print(f"pad: maxlen {maxlen}, padding {cfg['padding']}, truncating {cfg['truncating']} -> {OUT_DIR}/")
 
 

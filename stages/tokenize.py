@@ -3,6 +3,10 @@
 The vocabulary is fitted on the training split only, so test and out-of-domain text never leak into it.
 Writes data/interim/vocab.txt (line number = id; line 0 is padding, line 1 is [UNK]), the ids of every split,
 and reports/tokenize.json: coverage, OOV rate and length figures for choosing `maxlen`.
+
+The reviews are read a batch of rows at a time: a first pass tokenizes them into corpus-wide token codes
+(kept in a scratch folder) and counts the training tokens; a second maps codes to vocabulary ids. Memory is
+bounded by the batch and the number of distinct tokens, not by the number of reviews.
 """
 from __future__ import annotations
 
@@ -10,47 +14,102 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
-from stages.lib.files import atomic_dir, write_json, write_lines
+from stages.lib.arrays import BLOCK_ROWS, NpyWriter
+from stages.lib.files import atomic_dir, scratch_dir, write_json, write_lines
 from stages.lib.params import load_params
-from stages.lib.ragged import save_ragged
-from stages.lib.text import build_vocabulary, encode, tokenize
+from stages.lib.ragged import SPLITS
+from stages.lib.text import Codebook
 
 RAW_DIR, OUT_DIR = Path("data/raw"), Path("data/interim")
 REPORT = Path("reports/tokenize.json")
 FIT_AT = (20, 50, 100, 200, 400)
+CODE = np.dtype(np.int32)
 
 
 def tokenize_splits(frames: dict[str, pd.DataFrame], vocab_size: int):
-    """Tokenise every split in one pass; fit the vocabulary on 'train'. Returns (vocabulary, {split: (ids, offsets)})."""
-    names = [name for name in frames if len(frames[name])]
-    texts = pd.concat([frames[name]["text"] for name in names], ignore_index=True)
-    codes, uniques, offsets = encode(tokenize(texts))
-    bounds = np.cumsum([0] + [len(frames[name]) for name in names])
-    rows = dict(zip(names, zip(bounds[:-1], bounds[1:])))
-    lo, hi = rows["train"]
-    vocabulary, id_of_code = build_vocabulary(codes[offsets[lo]:offsets[hi]], uniques, vocab_size)
-    ids = id_of_code[codes]
-    out = {}
-    for name in frames:
-        if name not in rows:
-            out[name] = (np.zeros(0, np.int32), np.zeros(1, np.int64))
-            continue
-        lo, hi = rows[name]
-        out[name] = (ids[offsets[lo]:offsets[hi]], offsets[lo:hi + 1] - offsets[lo])
-    return vocabulary, out
+    """Every split in memory at once (tests, benchmarks): the stage's batch functions on one batch per split.
+    Returns (vocabulary, {split: (ids, offsets)})."""
+    book, coded = Codebook(), {}
+    for name, frame in frames.items():
+        coded[name] = book.encode(frame["text"].tolist())
+        if name == "train":
+            book.count(coded[name][0])
+    vocabulary, id_of_code = book.vocabulary(vocab_size)
+    return vocabulary, {name: (id_of_code[codes], offsets) for name, (codes, offsets) in coded.items()}
 
 
-def length_report(vocabulary: list[str], ragged: dict) -> dict:
-    train_ids, train_offsets = ragged["train"]
-    test_ids, _ = ragged["test"]
-    lengths = np.diff(train_offsets)
+def review_batches(rows: int = BLOCK_ROWS):
+    """(split, texts, labels) batches in file order: reviews.parquet routed by its split column, then ood."""
+    for name, split_column in (("reviews.parquet", True), ("ood.parquet", False)):
+        columns = ["text", "label"] + (["split"] if split_column else [])
+        for batch in pq.ParquetFile(RAW_DIR / name).iter_batches(batch_size=rows, columns=columns):
+            frame = batch.to_pandas()
+            if not split_column:
+                yield "ood", frame["text"], frame["label"].to_numpy()
+                continue
+            for split in ("train", "test"):
+                part = frame[frame["split"] == split]
+                if len(part):
+                    yield split, part["text"], part["label"].to_numpy()
+
+
+class SplitCodes:
+    """One split's token codes, offsets and labels appended batch by batch to raw files in a scratch folder."""
+
+    def __init__(self, folder: Path, split: str):
+        self.paths = {part: folder / f"{split}.{part}" for part in ("codes", "lengths", "labels")}
+        self.files = {part: path.open("wb") for part, path in self.paths.items()}
+        self.rows = self.tokens = 0
+
+    def append(self, codes: np.ndarray, offsets: np.ndarray, labels: np.ndarray) -> None:
+        self.files["codes"].write(codes.astype(CODE).tobytes())
+        self.files["lengths"].write(np.diff(offsets).astype(np.int64).tobytes())
+        self.files["labels"].write(labels.astype(np.int32).tobytes())
+        self.rows, self.tokens = self.rows + len(labels), self.tokens + len(codes)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def blocks(self, part: str, dtype, items: int = BLOCK_ROWS * 256):
+        with self.paths[part].open("rb") as f:
+            while len(block := np.fromfile(f, dtype=dtype, count=items)):
+                yield block
+
+
+def write_split(out: Path, split: str, codes: SplitCodes, id_of_code: np.ndarray) -> dict:
+    """Map a split's codes to ids and write its .npy files; returns figures for the report."""
+    figures = {"tokens": 0, "oov": 0}
+    with NpyWriter(out / f"{split}_ids.npy", (codes.tokens,), np.int32) as w:
+        for block in codes.blocks("codes", CODE):
+            ids = id_of_code[block]
+            figures["oov"] += int((ids == 1).sum())
+            w.write(ids)
+    figures["tokens"] = codes.tokens
+    with NpyWriter(out / f"{split}_offsets.npy", (codes.rows + 1,), np.int64) as w:
+        w.write(np.zeros(1, np.int64))
+        end = 0
+        for lengths in codes.blocks("lengths", np.int64):
+            w.write(end + np.cumsum(lengths))
+            end += int(lengths.sum())
+    with NpyWriter(out / f"{split}_labels.npy", (codes.rows,), np.int32) as w:
+        for block in codes.blocks("labels", np.int32):
+            w.write(block)
+    return figures
+
+
+def length_report(vocab_size: int, train_lengths: np.ndarray, figures: dict) -> dict:
+    """Coverage and length figures. train_lengths holds one number per training review (8 bytes a review)."""
+    lengths = train_lengths
     pct = np.percentile(lengths, [50, 75, 90, 95, 99]).round(1)
+    train, test = figures["train"], figures["test"]
     return {
-        "vocab_size": len(vocabulary),
-        "train_token_coverage": round(float((train_ids != 1).mean()), 6),
-        "test_oov_rate": round(float((test_ids == 1).mean()), 6) if len(test_ids) else None,
-        "train_tokens": int(len(train_ids)),
+        "vocab_size": vocab_size,
+        "train_token_coverage": round((train["tokens"] - train["oov"]) / train["tokens"], 6),
+        "test_oov_rate": round(test["oov"] / test["tokens"], 6) if test["tokens"] else None,
+        "train_tokens": int(train["tokens"]),
         "review_tokens": {"mean": round(float(lengths.mean()), 2), "min": int(lengths.min()),
                           "max": int(lengths.max()), **{f"p{p}": float(v) for p, v in zip((50, 75, 90, 95, 99), pct)}},
         "share_fitting_whole_at_maxlen": {str(m): round(float((lengths <= m).mean()), 6) for m in FIT_AT},
@@ -58,15 +117,22 @@ def length_report(vocabulary: list[str], ragged: dict) -> dict:
 
 
 def main(params: dict) -> None:
-    reviews = pd.read_parquet(RAW_DIR / "reviews.parquet")
-    frames = {"train": reviews[reviews["split"] == "train"], "test": reviews[reviews["split"] == "test"],
-              "ood": pd.read_parquet(RAW_DIR / "ood.parquet")}
-    vocabulary, ragged = tokenize_splits(frames, params["tokenize"]["vocab_size"])
-    with atomic_dir(OUT_DIR) as tmp:
+    book = Codebook()
+    # Two temporary folders beside data/interim with different names: one's cleanup must not remove the other.
+    with scratch_dir(OUT_DIR.with_name("interim-codes")) as scratch, atomic_dir(OUT_DIR) as tmp:
+        splits = {split: SplitCodes(scratch, split) for split in SPLITS}
+        for split, texts, labels in review_batches():
+            codes, offsets = book.encode(texts.tolist())
+            if split == "train":
+                book.count(codes)
+            splits[split].append(codes, offsets, labels)
+        for codes in splits.values():
+            codes.close()
+        vocabulary, id_of_code = book.vocabulary(params["tokenize"]["vocab_size"])
         write_lines(tmp / "vocab.txt", vocabulary)
-        for name, (ids, offsets) in ragged.items():
-            save_ragged(tmp, name, ids, offsets, frames[name]["label"].to_numpy())
-    report = length_report(vocabulary, ragged)
+        figures = {split: write_split(tmp, split, codes, id_of_code) for split, codes in splits.items()}
+        train_lengths = np.fromfile(splits["train"].paths["lengths"], dtype=np.int64)
+    report = length_report(len(vocabulary), train_lengths, figures)
     write_json(REPORT, report)
     print(f"tokenize: {len(vocabulary)} ids, train coverage {report['train_token_coverage']:.3f}, "
           f"test OOV {report['test_oov_rate']}, median review {report['review_tokens']['p50']} tokens")

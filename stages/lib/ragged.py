@@ -1,13 +1,16 @@
 """Ragged token ids on disk: one flat int32 array of ids plus int64 offsets (row i is ids[offsets[i]:offsets[i+1]]).
 
 Plain .npy files (not .npz, whose zip headers carry timestamps) so that equal data gives equal bytes.
+Stages read them a block of rows at a time (`iter_ragged`), so memory does not grow with the corpus.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
+from stages.lib.arrays import BLOCK_ROWS, npy_rows, read_rows
 from stages.lib.files import save_npy
 
 SPLITS = ("train", "test", "ood")
@@ -20,4 +23,20 @@ def save_ragged(folder: Path, split: str, ids: np.ndarray, offsets: np.ndarray, 
 
 
 def load_ragged(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The whole split in memory (tests and small data); stages use iter_ragged."""
     return tuple(np.load(folder / f"{split}_{part}.npy") for part in ("ids", "offsets", "labels"))
+
+
+def ragged_rows(folder: Path, split: str) -> int:
+    return npy_rows(folder / f"{split}_labels.npy")
+
+
+def iter_ragged(folder: Path, split: str, rows: int = BLOCK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(ids, offsets starting at 0, labels) of `rows` reviews at a time, read from disk."""
+    folder = Path(folder)
+    n = ragged_rows(folder, split)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        offsets = read_rows(folder / f"{split}_offsets.npy", start, stop + 1)
+        ids = read_rows(folder / f"{split}_ids.npy", int(offsets[0]), int(offsets[-1]))
+        yield ids, offsets - offsets[0], read_rows(folder / f"{split}_labels.npy", start, stop)

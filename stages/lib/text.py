@@ -70,12 +70,46 @@ def encode(tokens: pa.ListArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def build_vocabulary(codes: np.ndarray, uniques: np.ndarray, vocab_size: int) -> tuple[list[str], np.ndarray]:
     """Vocabulary from the codes of the training tokens: padding, OOV, then the most frequent tokens, equal
     counts broken alphabetically. Returns (vocabulary, id_of_code) where id_of_code maps codes to ids."""
-    counts = np.bincount(codes, minlength=len(uniques))
+    return vocabulary_from_counts(np.bincount(codes, minlength=len(uniques)), uniques, vocab_size)
+
+
+def vocabulary_from_counts(counts: np.ndarray, uniques: np.ndarray, vocab_size: int) -> tuple[list[str], np.ndarray]:
+    """build_vocabulary from training counts per code (counts[c] = occurrences of token uniques[c])."""
+    counts = np.pad(counts, (0, len(uniques) - len(counts)))
     seen = np.flatnonzero(counts)
     order = seen[np.lexsort((uniques[seen].astype(str), -counts[seen]))][: vocab_size - 2]
     id_of_code = np.ones(len(uniques), dtype=np.int32)  # everything else is OOV (1)
     id_of_code[order] = np.arange(2, len(order) + 2, dtype=np.int32)
     return [PAD, OOV] + uniques[order].tolist(), id_of_code
+
+
+class Codebook:
+    """Token codes that stay the same from one batch of reviews to the next, for tokenizing a corpus in batches.
+
+    `encode(texts)` tokenizes a batch and gives every token the code of its first appearance in the corpus;
+    `count(codes)` adds training tokens to the counts the vocabulary is built from. Memory grows with the number
+    of distinct tokens, not of reviews. The vocabulary depends only on tokens and counts, never on batch sizes.
+    """
+
+    def __init__(self):
+        self.code_of: dict[str, int] = {}
+        self.counts = np.zeros(0, np.int64)
+
+    def encode(self, texts) -> tuple[np.ndarray, np.ndarray]:
+        """(codes int32 per token, offsets int64 per review starting at 0) of a batch of texts."""
+        codes, local_uniques, offsets = encode(tokenize(texts))
+        code_of = self.code_of
+        global_code = np.array([code_of.setdefault(t, len(code_of)) for t in local_uniques.tolist()], np.int32)
+        return (global_code[codes] if len(codes) else codes), offsets
+
+    def count(self, codes: np.ndarray) -> None:
+        counts = np.bincount(codes, minlength=len(self.code_of))
+        counts[: len(self.counts)] += self.counts
+        self.counts = counts
+
+    def vocabulary(self, vocab_size: int) -> tuple[list[str], np.ndarray]:
+        uniques = np.array(list(self.code_of), dtype=object)  # a dict keeps insertion order: code order
+        return vocabulary_from_counts(self.counts, uniques, vocab_size)
 
 
 def ids_for(texts, vocabulary: list[str]) -> list[list[int]]:

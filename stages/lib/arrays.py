@@ -1,0 +1,105 @@
+"""NumPy .npy files read and written a block of rows at a time, so no stage holds a whole corpus in memory.
+
+Files are plain .npy (np.load reads them); a file written here has exactly the bytes np.save would write for
+the same array. Reads use ordinary file reads (`np.fromfile` at an offset, `os.pread`), not memory maps: pages
+of a mapped file count as the process's own memory until the kernel drops them, and page cache does not.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+BLOCK_ROWS = 16384  # rows per block: a few tens of MB for padded reviews of 800 ids
+
+
+def npy_layout(path: Path | str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, offset of the data) of a C-ordered .npy file, read from its header only."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if fortran:
+            raise ValueError(f"{path}: Fortran-ordered arrays are not supported")
+        return shape, dtype, f.tell()
+
+
+def npy_rows(path: Path | str) -> int:
+    return npy_layout(path)[0][0]
+
+
+def read_rows(path: Path | str, start: int, stop: int) -> np.ndarray:
+    """Rows start..stop-1 of a .npy file (its first axis), read from disk."""
+    shape, dtype, offset = npy_layout(path)
+    stop = min(stop, shape[0])
+    row = int(np.prod(shape[1:], dtype=np.int64))
+    count = max(0, stop - start) * row
+    out = np.fromfile(path, dtype=dtype, count=count, offset=offset + start * row * dtype.itemsize)
+    return out.reshape((-1, *shape[1:]))
+
+
+def iter_blocks(path: Path | str, rows: int = BLOCK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, block) over a .npy file, `rows` rows at a time; an empty file yields nothing."""
+    n = npy_rows(path)
+    for start in range(0, n, rows):
+        yield start, read_rows(path, start, start + rows)
+
+
+class RowReader:
+    """Random access to rows of a .npy file on disk: `reader.take(indices)` reads just those rows."""
+
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        self.shape, self.dtype, self.offset = npy_layout(path)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, indices) -> np.ndarray:
+        buf = bytearray(len(indices) * self.row_bytes)
+        view = memoryview(buf)
+        for k, i in enumerate(np.asarray(indices, dtype=np.int64)):
+            at = k * self.row_bytes
+            view[at:at + self.row_bytes] = os.pread(self._fd, self.row_bytes, self.offset + int(i) * self.row_bytes)
+        return np.frombuffer(buf, dtype=self.dtype).reshape((len(indices), *self.shape[1:]))
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __del__(self):
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
+class NpyWriter:
+    """Write a .npy file of known shape block by block: `with NpyWriter(path, shape, dtype) as w: w.write(block)`.
+
+    The header is written first, so the bytes equal np.save's; a short or long total is an error (our bug)."""
+
+    def __init__(self, path: Path | str, shape: tuple[int, ...], dtype):
+        self.path, self.shape, self.dtype = Path(path), tuple(int(s) for s in shape), np.dtype(dtype)
+        self.written = 0
+
+    def __enter__(self):
+        self._file = self.path.open("wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        np.lib.format.write_array_header_1_0(self._file, header)  # the version np.save picks for these shapes
+        return self
+
+    def write(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.shape[1:] != self.shape[1:]:
+            raise ValueError(f"{self.path}: block of shape {block.shape}, file rows of shape {self.shape[1:]}")
+        self._file.write(block.tobytes())
+        self.written += len(block)
+
+    def __exit__(self, kind, value, tb):
+        self._file.close()
+        if kind is None and self.written != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.written} rows written, header says {self.shape[0]}")
