@@ -6,41 +6,78 @@ Every later stage depends on reports/validation/raw.json, so nothing runs on dat
 """
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from stages.lib.arrays import parquet_frames
 from stages.lib.files import read_json, read_lines
 from stages.lib.params import load_params
+from stages.lib.validation import EXAMPLES, hashes_of
 
 RAW_DIR = Path("data/raw")
+VALIDATION_ROWS = 50_000  # reviews per Great Expectations batch; results are combined into one report
 REPORT = Path("reports/validation/raw")
 
 
-def review_checks_frame(reviews: pd.DataFrame) -> pd.DataFrame:
-    """The reviews plus derived columns that turn cross-row rules into per-row expectations."""
+def review_checks_frame(reviews: pd.DataFrame, texts_in_both: np.ndarray) -> pd.DataFrame:
+    """The reviews plus derived columns that turn cross-row rules into per-row expectations.
+
+    texts_in_both: hashes of the texts found in more than one split (see CorpusFacts)."""
     frame = reviews.copy()
     text = frame["text"].fillna("")
     frame["text_chars"] = text.str.len()
     frame["text_is_blank"] = text.str.strip() == ""
-    splits_per_text = frame[frame["text"].notna()].groupby("text")["split"].nunique()
-    frame["text_in_train_and_test"] = frame["text"].map(splits_per_text).fillna(1).astype(int) > 1
+    frame["text_in_train_and_test"] = frame["text"].notna() & np.isin(hashes_of(frame["text"]), texts_in_both)
     return frame
 
 
 REQUIRED_SPLITS = ("train", "test")
 
 
-def splits_frame(reviews: pd.DataFrame) -> pd.DataFrame:
+class CorpusFacts:
+    """What the reviews' rules need from the whole corpus, gathered batch by batch in one streaming pass:
+    rows per split and class, texts seen in more than one split and ids used more than once (as hashes)."""
+
+    def __init__(self):
+        self.by_split_and_label: dict[tuple, int] = {}
+        self.text_splits, self.id_hashes = [], []
+
+    def add(self, reviews: pd.DataFrame) -> None:
+        for key, n in reviews.groupby(["split", "label"], dropna=False).size().items():
+            self.by_split_and_label[key] = self.by_split_and_label.get(key, 0) + int(n)
+        texts = reviews[reviews["text"].notna()]
+        pairs = pd.DataFrame({"text": hashes_of(texts["text"]), "split": texts["split"].to_numpy()})
+        self.text_splits.append(pairs.drop_duplicates())
+        self.id_hashes.append(hashes_of(reviews["id"].dropna()))
+
+    def texts_in_both(self) -> np.ndarray:
+        if not self.text_splits:
+            return np.zeros(0, np.uint64)
+        pairs = pd.concat(self.text_splits, ignore_index=True).drop_duplicates()
+        splits_per_text = pairs.groupby("text")["split"].nunique()
+        return splits_per_text.index[splits_per_text > 1].to_numpy(np.uint64)
+
+    def duplicated_ids(self) -> tuple[np.ndarray, int]:
+        """Hashes of ids used more than once, and how many rows hold them."""
+        hashes = np.concatenate(self.id_hashes) if self.id_hashes else np.zeros(0, np.uint64)
+        unique, counts = np.unique(hashes, return_counts=True)
+        return unique[counts > 1], int(counts[counts > 1].sum())
+
+    def count(self, split: str, label=None) -> int:
+        return sum(n for (s, y), n in self.by_split_and_label.items() if s == split and (label is None or y == label))
+
+
+def splits_frame(facts: CorpusFacts) -> pd.DataFrame:
     """One row per required split: its row count, reviews per class and share of positive reviews.
 
     A split with no rows at all still gets a row (of zeros), so its absence fails an expectation."""
     rows = []
     for split in REQUIRED_SPLITS:
-        labels = reviews.loc[reviews["split"] == split, "label"]
-        n, positive, negative = len(labels), int((labels == 1).sum()), int((labels == 0).sum())
+        n, positive, negative = facts.count(split), facts.count(split, 1), facts.count(split, 0)
         rows.append({"split": split, "rows": n, "positive": positive, "negative": negative,
                      "positive_share": round(positive / n, 6) if n else 0.0})
     return pd.DataFrame(rows)
@@ -99,37 +136,70 @@ def glove_expectations(params: dict, manifest: dict, n_vectors: int) -> list:
     ]
 
 
-def validate(params: dict, manifest: dict, reviews: pd.DataFrame, ood: pd.DataFrame,
-             words: list[str], vectors: np.ndarray) -> list[dict]:
-    from stages.lib.validation import run_suite
+def frames_of(reviews, rows: int):
+    """Batches of `rows` reviews: from a DataFrame (tests, small data) or a function that reads them anew."""
+    if isinstance(reviews, pd.DataFrame):
+        return (reviews.iloc[i:i + rows] for i in range(0, max(len(reviews), 1), rows))
+    return reviews()
+
+
+def validate(params: dict, manifest: dict, reviews, ood, words: list[str], vectors: np.ndarray,
+             rows: int = VALIDATION_ROWS) -> list[dict]:
+    """reviews, ood: DataFrames or functions that yield their batches (read twice: facts first, then the checks)."""
+    from stages.lib.validation import run_suite, run_suite_batches
+
+    facts = CorpusFacts()
+    for frame in frames_of(reviews, rows):
+        facts.add(frame)
+    in_both = facts.texts_in_both()
+    duplicated, duplicated_rows = facts.duplicated_ids()
+    examples = []
+
+    def checked_frames():
+        for frame in frames_of(reviews, rows):
+            ids = frame["id"].dropna()
+            if len(examples) < EXAMPLES:
+                examples.extend({"id": i} for i in ids[np.isin(hashes_of(ids), duplicated)].tolist())
+            yield review_checks_frame(frame, in_both)
 
     results = [
-        run_suite("reviews", review_checks_frame(reviews), review_expectations(params, manifest), "id"),
-        run_suite("splits", splits_frame(reviews), splits_expectations(params, manifest), "split", show_rows=True),
+        run_suite_batches("reviews", checked_frames(), review_expectations(params, manifest), "id",
+                          corpus_wide={"id": (duplicated_rows, examples)}),
+        run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True),
         run_suite("glove", glove_checks_frame(words, vectors), glove_expectations(params, manifest, len(vectors)),
                   "word"),
     ]
-    if len(ood):
-        import great_expectations.expectations as gxe
-        results.append(run_suite("ood", ood.assign(text_is_blank=ood["text"].fillna("").str.strip() == ""), [
-            gxe.ExpectTableRowCountToEqual(value=manifest["ood"]["rows"]),
-            gxe.ExpectColumnValuesToNotBeNull(column="text"),
-            gxe.ExpectColumnValuesToBeInSet(column="text_is_blank", value_set=[False]),
-            gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
-            gxe.ExpectColumnValuesToBeUnique(column="id"),
-        ], "id"))
+    ood_frames = (f.assign(text_is_blank=f["text"].fillna("").str.strip() == "") for f in frames_of(ood, rows))
+    first = next(ood_frames)
+    if len(first):  # a source without out-of-domain reviews has an empty table: nothing to check
+        results.append(run_suite_batches("ood", itertools.chain([first], ood_frames), ood_expectations(manifest), "id"))
     return results
+
+
+def ood_expectations(manifest: dict) -> list:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectTableRowCountToEqual(value=manifest["ood"]["rows"]),
+        gxe.ExpectColumnValuesToNotBeNull(column="text"),
+        gxe.ExpectColumnValuesToBeInSet(column="text_is_blank", value_set=[False]),
+        gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
+        gxe.ExpectColumnValuesToBeUnique(column="id"),
+    ]
+
+
+def parquet_reader(path: Path, rows: int):
+    return lambda: parquet_frames(path, rows)
 
 
 def main(params: dict) -> None:
     from stages.lib.validation import write_reports
 
     manifest = read_json(RAW_DIR / "manifest.json")
-    reviews = pd.read_parquet(RAW_DIR / "reviews.parquet")
-    ood = pd.read_parquet(RAW_DIR / "ood.parquet")
     vectors = np.load(RAW_DIR / "glove.npy", mmap_mode="r")
     words = read_lines(RAW_DIR / "glove_words.txt")
-    results = validate(params, manifest, reviews, ood, words, vectors)
+    results = validate(params, manifest, parquet_reader(RAW_DIR / "reviews.parquet", VALIDATION_ROWS),
+                       parquet_reader(RAW_DIR / "ood.parquet", VALIDATION_ROWS), words, vectors)
     if not write_reports(REPORT, results, f"Raw data validation of {inputs_named(manifest)}"):
         sys.exit(1)
 

@@ -104,3 +104,24 @@ def test_every_split_needs_rows_of_both_classes(default_params, clean, change, o
     assert not splits["success"]
     assert observed in failure_summary(results)
     assert "| split | rows | positive | negative | positive_share |" in render_markdown(results, "t")
+
+
+def test_batches_give_the_report_of_the_whole_frame(default_params, clean):
+    """The stage validates a corpus a batch at a time; rules that span batches (an id used twice, a text in
+    train and in test, row counts, class balance) must come out as if the corpus were one frame."""
+    reviews, ood, words, vectors = clean
+    bad = reviews.copy()
+    bad.loc[1, "text"] = None                      # a null text (batch 1)
+    bad.loc[6, "id"] = "r0"                        # an id of batch 1 used again in batch 3
+    bad.loc[7, "text"] = bad.loc[0, "text"]        # a train text of batch 1 in test in batch 3
+    manifest = build_manifest("local", {}, reviews, ood, words, vectors)
+    whole = validate(default_params, manifest, bad, ood, words, vectors)
+    batched = validate(default_params, manifest, bad, ood, words, vectors, rows=3)
+    for w, b in zip(whole, batched):
+        assert b["rows"] == w["rows"] and b["success"] == w["success"] and b["failed"] == w["failed"]
+        for cw, cb in zip(w["checks"], b["checks"]):
+            without_examples = lambda c: {k: v for k, v in c.items() if k != "examples"}
+            assert without_examples(cb) == without_examples(cw)
+            assert sorted(map(str, cb.get("examples", []))) == sorted(map(str, cw.get("examples", [])))
+    failed = {c["column"] for r in batched for c in r["checks"] if not c["success"]}
+    assert failed == {"id", "text", "text_chars", "text_is_blank", "text_in_train_and_test"}

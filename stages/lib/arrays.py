@@ -103,3 +103,26 @@ class NpyWriter:
         self._file.close()
         if kind is None and self.written != self.shape[0]:
             raise ValueError(f"{self.path}: {self.written} rows written, header says {self.shape[0]}")
+
+
+def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] | None = None):
+    """DataFrames of exactly `rows` rows (the last one shorter) read from a Parquet file batch by batch.
+
+    An empty file yields one empty frame with the file's columns, so checks still see its schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    pending, held = [], 0
+    emitted = False
+    for batch in file.iter_batches(batch_size=rows, columns=columns):
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows).to_pandas()
+            rest = table.slice(rows)
+            pending, held, emitted = rest.to_batches(), rest.num_rows, True
+    if held or not emitted:
+        schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(c) for c in columns])
+        yield pa.Table.from_batches(pending, schema=schema).to_pandas()

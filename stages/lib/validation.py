@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stages.lib.files import write_json, write_text
@@ -23,6 +24,20 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: 
 
     show_rows: a small frame of observed figures (one row per split, say) is kept whole in the result, so
     reports and messages show the observed values, not only which rows failed."""
+    out = run_suite_batches(name, [frame], expectations, index_column)
+    if show_rows:
+        out["observed_rows"] = frame.to_dict("records")
+    return out
+
+
+def run_suite_batches(name: str, frames, expectations: list, index_column: str | None,
+                      corpus_wide: dict | None = None) -> dict:
+    """One suite over a corpus that arrives as a sequence of DataFrames, with one result, as if it were one frame.
+
+    GX validates each frame; counts of unexpected rows are summed, row counts, sums and means combined and
+    checked again, and examples taken from the first failing frames. Rules that span frames (an id used twice)
+    come from a streaming pass: `corpus_wide` maps a column to (unexpected rows, examples) for its
+    uniqueness check. A single frame gives GX's own result unchanged."""
     warnings.filterwarnings("ignore", module="great_expectations")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
@@ -30,20 +45,97 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: 
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch = (context.data_sources.add_pandas(name).add_dataframe_asset(name)
-             .add_batch_definition_whole_dataframe(name).get_batch(batch_parameters={"dataframe": frame}))
+    definition = (context.data_sources.add_pandas(name).add_dataframe_asset(name)
+                  .add_batch_definition_whole_dataframe(name))
     suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
     if index_column:
         result_format["unexpected_index_column_names"] = [index_column]
-    result = batch.validate(suite, result_format=result_format)
-    checks = [_summarise(r.to_json_dict(), index_column) for r in result.results]
-    checks.sort(key=lambda c: (c["expectation"], c.get("column") or ""))
-    out = {"suite": name, "success": bool(result.success), "rows": len(frame),
-           "failed": sum(not c["success"] for c in checks), "checks": checks}
-    if show_rows:
-        out["observed_rows"] = frame.to_dict("records")
+    per_frame, rows = [], 0
+    for frame in frames:
+        result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
+        checks = [{**_summarise(r.to_json_dict(), index_column), "_rows": len(frame)} for r in result.results]
+        per_frame.append(sorted(checks, key=_check_key))
+        rows += len(frame)
+    checks = [_merge(parts) for parts in zip(*per_frame)] if len(per_frame) > 1 else per_frame[0]
+    if len(per_frame) > 1:
+        for column, (unexpected, examples) in (corpus_wide or {}).items():
+            _set_corpus_wide(checks, column, unexpected, examples, rows)
+    for c in checks:
+        c.pop("_counted", None)
+        c.pop("_rows", None)
+    return {"suite": name, "success": all(c["success"] for c in checks), "rows": rows,
+            "failed": sum(not c["success"] for c in checks), "checks": checks}
+
+
+def _check_key(c: dict):
+    return c["expectation"], c.get("column") or ""
+
+
+def _merge(parts: list[dict]) -> dict:
+    """One check from the same check on consecutive frames."""
+    out = dict(parts[0])
+    out["success"] = all(p["success"] for p in parts)
+    out["_rows"] = sum(p["_rows"] for p in parts)
+    if "_counted" in out:
+        out["_counted"] = sum(p["_counted"] for p in parts)
+    examples = [x for p in parts for x in p.get("examples", [])][:EXAMPLES]
+    if "unexpected_count" in out:
+        out["unexpected_count"] = sum(p["unexpected_count"] for p in parts)
+        counted = sum(p["_counted"] for p in parts)
+        out["unexpected_percent"] = round(out["unexpected_count"] / counted * 100, 4) if counted else 0.0
+    if "observed" in out and out["expectation"] in _COMBINE:
+        out["observed"], out["success"] = _COMBINE[out["expectation"]](parts, out["kwargs"])
+    if out["success"]:
+        out.pop("examples", None)
+    elif examples:
+        out["examples"] = examples
+    errors = [p["error"] for p in parts if p.get("error")]
+    if errors:
+        out["error"] = errors[0]
     return out
+
+
+def _between(value, kwargs: dict) -> bool:
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def _combined_sum(parts, kwargs):
+    total = sum(p["observed"] for p in parts)
+    return total, _between(total, kwargs)
+
+
+def _combined_mean(parts, kwargs):
+    counted = sum(p.get("_counted", p["_rows"]) for p in parts)
+    mean = sum(p["observed"] * p.get("_counted", p["_rows"]) for p in parts) / counted if counted else None
+    return mean, mean is not None and _between(mean, kwargs)
+
+
+def _combined_row_count(parts, kwargs):
+    total = sum(p["observed"] for p in parts)
+    return total, total == kwargs["value"]
+
+
+_COMBINE = {"expect_table_row_count_to_equal": _combined_row_count,
+            "expect_column_sum_to_be_between": _combined_sum,
+            "expect_column_mean_to_be_between": _combined_mean}
+
+
+def _set_corpus_wide(checks: list[dict], column: str, unexpected: int, examples: list, rows: int) -> None:
+    for c in checks:
+        if c["expectation"] == "expect_column_values_to_be_unique" and c["column"] == column:
+            c["unexpected_count"] = int(unexpected)
+            c["unexpected_percent"] = round(unexpected / c["_counted"] * 100, 4) if c.get("_counted") else 0.0
+            c["success"] = unexpected == 0
+            c.pop("examples", None)
+            if unexpected:
+                c["examples"] = examples[:EXAMPLES]
+
+
+def hashes_of(values: pd.Series) -> np.ndarray:
+    """The hashes duplicated_values works with, row by row (nulls hash too, but are never listed there)."""
+    return pd.util.hash_array(values.to_numpy(dtype=object))
 
 
 def _summarise(r: dict, index_column: str | None) -> dict:
@@ -53,6 +145,8 @@ def _summarise(r: dict, index_column: str | None) -> dict:
              "success": bool(r["success"])}
     if "observed_value" in res:
         check["observed"] = res["observed_value"]
+    if "element_count" in res:  # rows a count or a mean is over: for combining checks of several frames
+        check["_counted"] = res["element_count"] - (res.get("missing_count") or 0)
     if "unexpected_count" in res:
         check["unexpected_count"] = res["unexpected_count"]
         check["unexpected_percent"] = round(res.get("unexpected_percent") or 0.0, 4)
