@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.lib.arrays import npy_rows, read_rows
 from stages.lib.files import read_json
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS
@@ -21,16 +22,17 @@ from stages.lib.ragged import SPLITS
 PADDED_DIR = Path("data/processed/padded")
 MATRIX = Path("data/processed/embedding_matrix.npy")
 REPORT = Path("reports/validation/features")
+VALIDATION_ROWS = 50_000  # reviews per Great Expectations batch; results are combined into one report
 
 
-def rows_frame(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+def rows_frame(x: np.ndarray, y: np.ndarray, first_row: int = 0) -> pd.DataFrame:
     """One row per padded review: its smallest and largest id, length, label, and whether it is all padding."""
     x2 = x.reshape(len(x), -1) if x.ndim != 2 else x
     n = len(x2)
     labels = np.full(n, -1, dtype=np.int64)
     labels[:min(n, len(y))] = y[:n]  # a missing label shows up as -1, outside {0, 1}
     return pd.DataFrame({
-        "row": np.arange(n), "min_id": x2.min(axis=1, initial=0), "max_id": x2.max(axis=1, initial=0),
+        "row": first_row + np.arange(n), "min_id": x2.min(axis=1, initial=0), "max_id": x2.max(axis=1, initial=0),
         "length": np.full(n, x2.shape[1]), "label": labels, "all_padding": (x2 == 0).all(axis=1).astype(int)})
 
 
@@ -69,13 +71,30 @@ def matrix_expectations(params: dict, vocab_size: int) -> list:
     ]
 
 
-def validate(params: dict, arrays: dict[str, tuple[np.ndarray, np.ndarray]], matrix: np.ndarray,
-             coverage: dict, vocab_size: int) -> list[dict]:
-    """vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size."""
-    from stages.lib.validation import run_suite
+def row_blocks(x, y, rows: int):
+    """(first row, ids, labels) blocks of a split, from arrays or from .npy files read a block at a time.
+    There is always at least one block, so an empty split is still checked (and fails its row count)."""
+    n = len(x) if isinstance(x, np.ndarray) else npy_rows(x)
+    for start in range(0, max(n, 1), rows):
+        if isinstance(x, np.ndarray):
+            yield start, x[start:start + rows], y[start:start + rows]
+        else:
+            yield start, read_rows(x, start, start + rows), read_rows(y, start, start + rows)
 
-    results = [run_suite(f"padded_{split}", rows_frame(x, y), rows_expectations(params, len(y), vocab_size), "row")
-               for split, (x, y) in arrays.items() if len(x) or split != "ood"]
+
+def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, vocab_size: int,
+             rows: int = VALIDATION_ROWS) -> list[dict]:
+    """arrays: {split: (ids, labels)} as arrays or as paths of .npy files (read `rows` reviews at a time).
+    vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size."""
+    from stages.lib.validation import run_suite, run_suite_batches
+
+    results = []
+    for split, (x, y) in arrays.items():
+        n, n_labels = ((len(x), len(y)) if isinstance(x, np.ndarray) else (npy_rows(x), npy_rows(y)))
+        if n or split != "ood":
+            frames = (rows_frame(xb, yb, start) for start, xb, yb in row_blocks(x, y, rows))
+            results.append(run_suite_batches(f"padded_{split}", frames, rows_expectations(params, n_labels, vocab_size),
+                                             "row"))
     results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage),
                              matrix_expectations(params, vocab_size), None, show_rows=True))
     return results
@@ -84,8 +103,7 @@ def validate(params: dict, arrays: dict[str, tuple[np.ndarray, np.ndarray]], mat
 def main(params: dict) -> None:
     from stages.lib.validation import write_reports
 
-    arrays = {split: (np.load(PADDED_DIR / f"{split}_x.npy"), np.load(PADDED_DIR / f"{split}_y.npy"))
-              for split in SPLITS}
+    arrays = {split: (PADDED_DIR / f"{split}_x.npy", PADDED_DIR / f"{split}_y.npy") for split in SPLITS}
     results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"),
                        read_json("reports/tokenize.json")["vocab_size"])
     if not write_reports(REPORT, results, "Feature validation"):

@@ -127,6 +127,29 @@ def test_corrupted_features_fail_with_each_problem_named(default_params):
     assert max_id["examples"] == [{"max_id": 10, "row": 1}]
 
 
+def test_features_read_from_files_in_blocks_give_the_report_of_the_whole_arrays(default_params, tmp_path):
+    """The stage reads the padded arrays from disk a block at a time; counts, means and row numbers must come
+    out as if every split had been one frame."""
+    arrays = good_arrays()
+    x, y = arrays["train"]
+    x = np.vstack([x, [[0, 0, 0, 0], [0, 0, 0, 0]]])
+    x[4, 3] = 10                              # an id equal to vocab_size, in the last block
+    arrays["train"] = (x, np.array([0, 1, 1, 0]))  # 5 rows, 4 labels
+    files = {}
+    for split, (xs, ys) in arrays.items():
+        np.save(tmp_path / f"{split}_x.npy", xs)
+        np.save(tmp_path / f"{split}_y.npy", ys)
+        files[split] = (tmp_path / f"{split}_x.npy", tmp_path / f"{split}_y.npy")
+    matrix = np.vstack([np.zeros((1, 50)), np.ones((9, 50))]).astype(np.float32)
+    params = feature_params(default_params)
+    whole = validate(params, arrays, matrix, {"vocab_coverage": 0.9}, 10)
+    blocks = validate(params, files, matrix, {"vocab_coverage": 0.9}, 10, rows=2)
+    assert [r["rows"] for r in blocks] == [r["rows"] for r in whole]
+    assert [r["checks"] for r in blocks] == [r["checks"] for r in whole]
+    failed = {c["column"] for r in blocks for c in r["checks"] if not c["success"]}
+    assert failed == {None, "max_id", "label"}  # row count, the id 10 and the unlabelled row
+
+
 STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features"]
 
 
