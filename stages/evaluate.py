@@ -12,23 +12,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.lib.arrays import iter_blocks, npy_layout, parquet_frames
 from stages.lib.files import atomic_path, write_json, write_text
 from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, rounded
 from stages.lib.params import load_params
 
-PADDED_DIR, INTERIM_DIR = Path("data/processed/padded"), Path("data/interim")
+PADDED_DIR, INTERIM_DIR, RAW_DIR = Path("data/processed/padded"), Path("data/interim"), Path("data/raw")
 MODEL = Path("models/model.keras")
 REPORTS = Path("reports")
 
 
-def predict(model, x: np.ndarray) -> np.ndarray:
-    """P(positive) per row. Batches come from our own tf.data pipeline: Keras' input path for NumPy arrays uses a
-    parallel map that prints an alarming (harmless) E0000 line from TensorFlow's graph rewriting."""
+def predict(model, x, batch: int = 1024) -> np.ndarray:
+    """P(positive) per row of x: padded ids as an array, or a .npy path read `batch` rows at a time from disk.
+
+    Batches come from our own tf.data pipeline: Keras' input path for NumPy arrays uses a parallel map that
+    prints an alarming (harmless) E0000 line from TensorFlow's graph rewriting."""
     import tensorflow as tf
 
-    if len(x) == 0:
+    if isinstance(x, np.ndarray):
+        if len(x) == 0:
+            return np.zeros(0, np.float32)
+        return model.predict(tf.data.Dataset.from_tensor_slices(x).batch(batch), verbose=0)[:, 0]
+    shape, dtype, _ = npy_layout(x)
+    if shape[0] == 0:
         return np.zeros(0, np.float32)
-    return model.predict(tf.data.Dataset.from_tensor_slices(x).batch(1024), verbose=0)[:, 0]
+    blocks = tf.data.Dataset.from_generator(lambda: (block for _, block in iter_blocks(x, batch)),
+                                            output_signature=tf.TensorSpec((None, *shape[1:]), tf.as_dtype(dtype)))
+    return model.predict(blocks, verbose=0)[:, 0]
 
 
 def length_buckets(lengths: np.ndarray, bounds: list[int]) -> tuple[np.ndarray, list[str]]:
@@ -43,15 +53,29 @@ def accuracy_by_length(y, p, lengths, bounds, threshold) -> dict:
             for i, name in enumerate(names) if (bucket == i).any()}
 
 
-def errors_markdown(test: pd.DataFrame, n: int) -> str:
+def most_confidently_wrong(test: pd.DataFrame, n: int) -> pd.DataFrame:
     wrong = test[test["predicted"] != test["label"]].copy()
     wrong["confidence"] = (wrong["probability"] - 0.5).abs()
-    wrong = wrong.sort_values(["confidence", "id"], ascending=[False, True]).head(n)
+    return wrong.sort_values(["confidence", "id"], ascending=[False, True]).head(n)
+
+
+def texts_of(ids: list[str], path: Path = RAW_DIR / "reviews.parquet") -> dict[str, str]:
+    """The texts of a few reviews, found by reading the reviews file a batch at a time."""
+    wanted, found = set(ids), {}
+    for frame in parquet_frames(path, columns=["id", "text"]):
+        hits = frame[frame["id"].isin(wanted)]
+        found.update(zip(hits["id"], hits["text"]))
+    return found
+
+
+def errors_markdown(test: pd.DataFrame, n: int, texts: dict[str, str]) -> str:
+    """test: id, label, probability, predicted of every test review; texts: the text of each review shown."""
+    wrong = most_confidently_wrong(test, n)
     lines = ["# Most confidently wrong test reviews", "",
              f"{int((test['predicted'] != test['label']).sum())} of {len(test)} test reviews are misclassified; "
              f"the {len(wrong)} the model was surest about:", ""]
     for row in wrong.itertuples():
-        text = " ".join(str(row.text).replace("<br />", " ").split())
+        text = " ".join(str(texts[row.id]).replace("<br />", " ").split())
         lines += [f"## `{row.id}`: label {'positive' if row.label else 'negative'}, "
                   f"P(positive) = {row.probability:.4f}", "", f"> {text[:400]}{'...' if len(text) > 400 else ''}", ""]
     return "\n".join(lines)
@@ -62,7 +86,7 @@ def main(params: dict) -> None:
 
     cfg = params["evaluate"]
     model = load_model(MODEL)
-    x, y = np.load(PADDED_DIR / "test_x.npy"), np.load(PADDED_DIR / "test_y.npy")
+    x, y = PADDED_DIR / "test_x.npy", np.load(PADDED_DIR / "test_y.npy")  # x is read from disk, block by block
     p = predict(model, x)
     if not np.isfinite(p).all():
         raise SystemExit(f"evaluate: the model gives a non-finite probability for {int((~np.isfinite(p)).sum())} of "
@@ -70,9 +94,9 @@ def main(params: dict) -> None:
     lengths = np.diff(np.load(INTERIM_DIR / "test_offsets.npy"))  # tokens before padding or cutting
     metrics = {"test": rounded(binary_metrics(y, p, cfg["threshold"])),
                "test_by_length": accuracy_by_length(y, p, lengths, cfg["length_buckets"], cfg["threshold"])}
-    ood_x, ood_y = np.load(PADDED_DIR / "ood_x.npy"), np.load(PADDED_DIR / "ood_y.npy")
-    if len(ood_x):
-        ood = binary_metrics(ood_y, predict(model, ood_x), cfg["threshold"])
+    ood_y = np.load(PADDED_DIR / "ood_y.npy")
+    if len(ood_y):
+        ood = binary_metrics(ood_y, predict(model, PADDED_DIR / "ood_x.npy"), cfg["threshold"])
         metrics["ood"] = rounded({k: ood[k] for k in ("accuracy", "roc_auc", "n")})
     bad = non_finite_keys(metrics)
     if bad:  # nothing is written: a NaN metric would look like a result in `dvc metrics diff`
@@ -80,7 +104,7 @@ def main(params: dict) -> None:
                          f"(a model predicting NaN, or a test set with one class: {metrics['test']['n']} reviews)")
     roc, prc = curve_points(y, p)
 
-    reviews = pd.read_parquet("data/raw/reviews.parquet")
+    reviews = pd.read_parquet(RAW_DIR / "reviews.parquet", columns=["id", "label", "split"])  # texts stay on disk
     test = reviews[reviews["split"] == "test"].reset_index(drop=True)  # the order tokenize wrote
     test = test.assign(probability=p.round(6), predicted=(p > cfg["threshold"]).astype(int), tokens=lengths)
     write_json(REPORTS / "metrics.json", metrics)
@@ -91,7 +115,8 @@ def main(params: dict) -> None:
     with atomic_path(REPORTS / "plots/confusion.csv") as tmp:
         names = np.array(["negative", "positive"])  # the class names, not 0/1, on the matrix's axes
         pd.DataFrame({"actual": names[y], "predicted": names[test["predicted"]]}).to_csv(tmp, index=False)
-    write_text(REPORTS / "errors.md", errors_markdown(test, cfg["errors_shown"]))
+    shown = most_confidently_wrong(test, cfg["errors_shown"])["id"].tolist()
+    write_text(REPORTS / "errors.md", errors_markdown(test, cfg["errors_shown"], texts_of(shown)))
     t = metrics["test"]
     print(f"evaluate: test accuracy {t['accuracy']:.4f}, F1 {t['f1']:.4f}, ROC AUC {t['roc_auc']:.4f}"
           + (f"; out-of-domain accuracy {metrics['ood']['accuracy']:.4f}" if "ood" in metrics else ""))

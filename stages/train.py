@@ -41,37 +41,54 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def batches(x: np.ndarray, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+def batches(x, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
     """A tf.data pipeline of (ids, labels) batches of the given rows; reshuffled every epoch when a seed is given.
 
-    The arrays become one tensor each and every batch is gathered from them by row index, so the training and
-    validation parts are not copied out of x. (Keras' own input path for NumPy arrays uses a parallel map that
-    TensorFlow's op determinism rewrites, with an alarming error line.)
+    x is an array or a RowReader over the padded .npy file: each batch reads just its rows from disk, so the
+    training matrix is never copied into memory (only the row order and the labels are, 12 bytes a review).
+    The shuffle is of row numbers and seeded, and the map runs in order, so the batches are the same every run.
+    (Keras' own input path for NumPy arrays uses a parallel map that TensorFlow's op determinism rewrites,
+    with an alarming error line.)
     """
     import tensorflow as tf
+
+    from stages.lib.arrays import as_rows
+
+    x = as_rows(x)
+    labels = y.astype(np.float32)
+
+    def take(indices):
+        return x.take(indices), labels[indices]
+
+    def read(indices):
+        ids, target = tf.numpy_function(take, [indices], (tf.as_dtype(x.dtype), tf.float32), stateful=False)
+        return tf.ensure_shape(ids, (None, *x.shape[1:])), tf.ensure_shape(target, (None,))
 
     order = tf.data.Dataset.from_tensor_slices(rows.astype(np.int64))
     if shuffle_seed is not None:
         order = order.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
-    x_t, y_t = tf.constant(x), tf.constant(y.astype(np.float32))
-    return order.batch(batch_size).map(lambda i: (tf.gather(x_t, i), tf.gather(y_t, i)))
+    return order.batch(batch_size).map(read).prefetch(2)
 
 
-def train(params: dict, x: np.ndarray, y: np.ndarray, matrix: np.ndarray, callbacks=()):
-    """Build, compile and fit the model; returns (model, history dict)."""
+def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=()):
+    """Build, compile and fit the model on x (padded ids: an array or a .npy path read batch by batch) and
+    labels y; returns (model, history dict)."""
     import keras
+
+    from stages.lib.arrays import as_rows
 
     from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes
 
     cfg, emb = params["train"], params["embedding"]
     make_deterministic(params["seed"])
+    x = as_rows(x)
     train_idx, val_idx = split_train_validation(len(x), cfg["validation_split"], cfg["max_train_samples"],
                                                 params["seed"])
     model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
                         matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
                         params["seed"], cfg["ngram_buckets"], cfg["ngram_orders"], cfg["nb_l2"])
     if cfg["model"] == "nb_fasttext":  # naive-Bayes ratios from the training part only, never the validation part
-        fit_naive_bayes(model, x[train_idx], y[train_idx], cfg["nb_alpha"])
+        fit_naive_bayes(model, x, y, cfg["nb_alpha"], rows=train_idx)
     model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
                   metrics=["accuracy"])
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
@@ -99,7 +116,7 @@ def main(params: dict) -> None:
 
     from stages.lib.models import NonFiniteLossError
 
-    x, y = np.load(PADDED_DIR / "train_x.npy"), np.load(PADDED_DIR / "train_y.npy")
+    x, y = PADDED_DIR / "train_x.npy", np.load(PADDED_DIR / "train_y.npy")  # x is read from disk, batch by batch
     matrix = np.load(MATRIX)
     # DVCLive logs into a temporary folder that replaces reports/train only when training succeeded.
     with atomic_dir(LIVE_DIR) as live_dir:

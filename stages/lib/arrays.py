@@ -126,3 +126,23 @@ def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] 
     if held or not emitted:
         schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(c) for c in columns])
         yield pa.Table.from_batches(pending, schema=schema).to_pandas()
+
+
+class ArrayRows:
+    """The RowReader interface over an array already in memory (tests, small data)."""
+
+    def __init__(self, array: np.ndarray):
+        self.array, self.shape, self.dtype = array, array.shape, array.dtype
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def take(self, indices) -> np.ndarray:
+        return self.array[np.asarray(indices, dtype=np.int64)]
+
+
+def as_rows(x) -> RowReader | ArrayRows:
+    """Rows to take from: a .npy path is read from disk, an array is used as it is."""
+    if isinstance(x, (RowReader, ArrayRows)):
+        return x
+    return ArrayRows(x) if isinstance(x, np.ndarray) else RowReader(x)

@@ -219,8 +219,14 @@ def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: floa
     return model
 
 
-def fit_naive_bayes(model: keras.Model, x: np.ndarray, y: np.ndarray, alpha: float, batch: int = 1024) -> None:
-    """Set nb_fasttext's naive-Bayes ratios from the training reviews x (padded ids) and labels y."""
+def fit_naive_bayes(model: keras.Model, x, y: np.ndarray, alpha: float, rows: np.ndarray | None = None,
+                    batch: int = 1024) -> None:
+    """Set nb_fasttext's naive-Bayes ratios from the training reviews: padded ids x (an array, or a .npy file
+    read `batch` rows at a time), labels y, and which rows count (default: all)."""
+    from stages.lib.arrays import as_rows
+
+    x = as_rows(x)
+    rows = np.arange(len(x)) if rows is None else rows
     ngrams, nb = model.get_layer("ngrams"), model.get_layer("naive_bayes")
-    batches = ((np.asarray(ngrams(x[i:i + batch])), y[i:i + batch]) for i in range(0, len(x), batch))
+    batches = ((np.asarray(ngrams(x.take(rows[i:i + batch]))), y[rows[i:i + batch]]) for i in range(0, len(rows), batch))
     nb.set_ratios(naive_bayes_ratios(batches, nb.rows, alpha))
