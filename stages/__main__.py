@@ -4,6 +4,7 @@ params.yaml is loaded and checked here, before the stage module and its heavy im
 Great Expectations) are loaded, so a bad value fails in a fraction of a second.
 """
 import importlib
+import re
 import sys
 
 from stages.lib.params import load_params
@@ -18,7 +19,8 @@ def main(argv: list[str]) -> None:
     try:
         importlib.import_module(f"stages.{argv[0]}").main(params)
     except FileNotFoundError as e:  # run by hand before the stages that make its inputs
-        missing = e.filename or str(e).split(": ")[-1]
+        quoted = re.search(r"'([^']+)'", str(e))  # Arrow: "Failed to open local file 'data/raw/x.parquet'"
+        missing = e.filename or (quoted.group(1) if quoted else str(e).split(": ")[-1])
         sys.exit(f"{argv[0]}: input {missing} not found; `dvc repro {argv[0]}` runs the stages before it first")
 
 

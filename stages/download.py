@@ -28,7 +28,7 @@ from stages.lib.archives import ArchiveError, extract
 from stages.lib.fetch import DownloadError, fetch
 from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
 from stages.lib.glove import GloveFormatError, read_glove_text
-from stages.lib.local_files import SourceError, check_file, parse_labels, read_local_reviews
+from stages.lib.local_files import SourceError, check_file, iter_local_reviews, parse_labels
 from stages.lib.params import load_params
 
 RAW_DIR = Path("data/raw")
@@ -153,18 +153,12 @@ def from_stanford(params: dict):
 
 
 def from_local(params: dict):
+    """Your reviews file, read and written a chunk at a time (the reviews are a generator of DataFrames)."""
     cfg = params["data"]["local"]
     reviews_path = Path(cfg["reviews"])
-    table = read_local_reviews(reviews_path)
-    texts, labels = table["text"], parse_labels(table["label"], reviews_path)
-    if "split" in table.columns:
-        split = table["split"].astype("string")
-    else:
-        split = carve_test_split(texts.fillna(""), labels, params["data"]["test_size"], params["seed"])
-    # Ids are row numbers of the file (local-000001 is its first review), so a report points at the row.
-    reviews = pd.DataFrame({"id": [f"local-{i:06d}" for i in range(1, len(table) + 1)], "text": texts,
-                            "label": labels, "split": split})
+    first = next(iter_local_reviews(reviews_path))  # refuse a file without the needed columns now, not later
     inputs = {"reviews": {"path": str(reviews_path), "sha256": sha256_file(reviews_path)}}
+    is_test = None if "split" in first.columns else carve_local_split(reviews_path, params)
     if cfg["glove"] is None:  # your reviews with the packaged GloVe 6B 50d
         words, vectors, packaged = packaged_glove()
         inputs.update(packaged)
@@ -173,7 +167,32 @@ def from_local(params: dict):
         check_file(glove_path, "data.local.glove")
         words, vectors = read_glove_text(glove_path, params["data"]["glove_dim"])
         inputs["glove"] = {"path": str(glove_path), "sha256": sha256_file(glove_path)}
-    return reviews, no_ood_reviews(), words, vectors, inputs
+    return local_review_chunks(reviews_path, is_test), no_ood_reviews(), words, vectors, inputs
+
+
+def carve_local_split(path: Path, params: dict) -> np.ndarray:
+    """A file without a split column: test or not, per row. Texts are grouped by a 64-bit hash, so only the
+    hashes and labels of the whole file are held (16 bytes a review), never its texts."""
+    keys, labels = [], []
+    for chunk in iter_local_reviews(path):
+        keys.append(pd.util.hash_array(chunk["text"].fillna("").to_numpy(dtype=object)))
+        labels.append(parse_labels(chunk["label"], path, chunk.attrs["first_row"]).to_numpy())
+    split = carve_test_split(pd.Series(np.concatenate(keys)), pd.Series(np.concatenate(labels)),
+                             params["data"]["test_size"], params["seed"])
+    return split == "test"
+
+
+def local_review_chunks(path: Path, is_test: np.ndarray | None):
+    for chunk in iter_local_reviews(path):
+        start = chunk.attrs["first_row"]
+        labels = parse_labels(chunk["label"], path, start)
+        if is_test is None:
+            split = chunk["split"].astype("string")
+        else:
+            split = np.where(is_test[start:start + len(chunk)], "test", "train")
+        # Ids are row numbers of the file (local-000001 is its first review), so a report points at the row.
+        yield pd.DataFrame({"id": [f"local-{i:06d}" for i in range(start + 1, start + len(chunk) + 1)],
+                            "text": chunk["text"], "label": labels, "split": split})
 
 
 SOURCES = {"pypi": from_pypi, "stanford": from_stanford, "local": from_local}
@@ -182,50 +201,84 @@ REVIEW_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("label",
 OOD_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("label", pa.int64())])
 
 
-def counts(frame: pd.DataFrame, by: list[str]) -> dict:
-    """Row counts per group, as a nested JSON-friendly dict: {'train': {'0': 10000, '1': 10000}, ...}."""
-    out: dict = {}
-    for key, n in frame.groupby(by, dropna=False).size().items():
-        key = key if isinstance(key, tuple) else (key,)
-        node = out
-        for part in key[:-1]:
-            node = node.setdefault(str(part), {})
-        node[str(key[-1])] = int(n)
-    return out
+class Tally:
+    """Row counts per group, added up chunk by chunk, as nested JSON-friendly dicts: {'train': {'0': 10000}}."""
+
+    def __init__(self, frame: pd.DataFrame | None = None):
+        self.rows, self.groups = 0, {}
+        if frame is not None:
+            self.add(frame)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.rows += len(frame)
+        for by in (("split",), ("split", "label"), ("label",)):
+            if all(c in frame.columns for c in by) and len(frame):
+                sizes = self.groups.setdefault(by, {})
+                for key, n in frame.groupby(list(by), dropna=False).size().items():
+                    key = key if isinstance(key, tuple) else (key,)
+                    sizes[key] = sizes.get(key, 0) + int(n)
+
+    def nested(self, *by: str) -> dict:
+        out: dict = {}
+        for key, n in self.groups.get(by, {}).items():
+            node = out
+            for part in key[:-1]:
+                node = node.setdefault(str(part), {})
+            node[str(key[-1])] = n
+        return out
 
 
-def build_manifest(source: str, inputs: dict, reviews: pd.DataFrame, ood: pd.DataFrame,
-                   words: list[str], vectors: np.ndarray) -> dict:
+def build_manifest(source: str, inputs: dict, reviews, ood, words: list[str], vectors: np.ndarray) -> dict:
+    """reviews, ood: DataFrames or their Tally (counted while writing)."""
+    reviews = reviews if isinstance(reviews, Tally) else Tally(reviews)
+    ood = ood if isinstance(ood, Tally) else Tally(ood)
     return {
         "source": source,
         "inputs": inputs,
-        "reviews": {"rows": len(reviews), "by_split": counts(reviews, ["split"]),
-                    "by_split_and_label": counts(reviews, ["split", "label"])},
-        "ood": {"rows": len(ood), "by_label": counts(ood, ["label"]) if len(ood) else {}},
+        "reviews": {"rows": reviews.rows, "by_split": reviews.nested("split"),
+                    "by_split_and_label": reviews.nested("split", "label")},
+        "ood": {"rows": ood.rows, "by_label": ood.nested("label") if ood.rows else {}},
         "glove": {"words": len(words), "dim": int(vectors.shape[1]) if vectors.ndim == 2 else None},
     }
 
 
-def write_raw(out_dir: Path, reviews, ood, words, vectors, manifest) -> None:
-    """Write all raw outputs into a temporary folder, then swap it in whole."""
+def write_table(path: Path, frames, schema: pa.Schema) -> Tally:
+    """Write a DataFrame, or DataFrames one after another, as one Parquet file; returns their counts."""
+    tally, writer = Tally(), None
+    try:
+        for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
+            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            # The first table's schema, pandas metadata included: one frame gives pq.write_table's bytes.
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            tally.add(frame)
+    finally:
+        if writer is not None:
+            writer.close()
+    return tally
+
+
+def write_raw(out_dir: Path, source: str, inputs: dict, reviews, ood, words, vectors) -> dict:
+    """Write all raw outputs into a temporary folder, then swap it in whole; returns the manifest.
+    reviews: a DataFrame or a generator of them (read, checked and written one at a time)."""
     with atomic_dir(out_dir) as tmp:
-        pq.write_table(pa.Table.from_pandas(reviews, schema=REVIEW_SCHEMA, preserve_index=False),
-                       tmp / "reviews.parquet")
-        pq.write_table(pa.Table.from_pandas(ood, schema=OOD_SCHEMA, preserve_index=False), tmp / "ood.parquet")
+        review_counts = write_table(tmp / "reviews.parquet", reviews, REVIEW_SCHEMA)
+        ood_counts = write_table(tmp / "ood.parquet", ood, OOD_SCHEMA)
         save_npy(tmp / "glove.npy", vectors)
         write_lines(tmp / "glove_words.txt", words)
+        manifest = build_manifest(source, inputs, review_counts, ood_counts, words, vectors)
         write_json(tmp / "manifest.json", manifest)
+    return manifest
 
 
 def main(params: dict) -> None:
     source = params["data"]["source"]
     try:
         reviews, ood, words, vectors, inputs = SOURCES[source](params)
+        manifest = write_raw(RAW_DIR, source, inputs, reviews, ood, words, vectors)
     except (SourceError, GloveFormatError, DownloadError, ArchiveError, OSError) as e:
         raise SystemExit(f"download ({source}): {e}")
-    manifest = build_manifest(source, inputs, reviews, ood, words, vectors)
-    write_raw(RAW_DIR, reviews, ood, words, vectors, manifest)
-    print(f"download: {manifest['reviews']['by_split']} reviews, {len(ood)} out-of-domain, "
+    print(f"download: {manifest['reviews']['by_split']} reviews, {manifest['ood']['rows']} out-of-domain, "
           f"GloVe {vectors.shape[0]} x {vectors.shape[1]} -> {RAW_DIR}/")
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines",
            ".ndjson": "JSON Lines"}
 SHOWN = 3  # offending rows named in a message
+CHUNK_ROWS = 50_000  # reviews read at a time: memory is bounded by this, not by the file's size
 
 
 class SourceError(ValueError):
@@ -48,18 +49,41 @@ def first_bad_utf8_line(path: Path) -> tuple[int, str]:
 
 
 def read_table(path: Path, key: str) -> pd.DataFrame:
-    """A CSV/TSV/Parquet/JSON Lines file as a DataFrame of its columns (CSV cells as strings)."""
+    """A CSV/TSV/Parquet/JSON Lines file as one DataFrame of its columns (CSV cells as strings)."""
+    chunks = list(read_chunks(path, key))
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
+    """The file as DataFrames of up to `rows` rows, read one after the other (at least one, maybe empty).
+
+    A problem anywhere in the file is a SourceError naming the file, whenever the reading reaches it."""
     check_file(path, key)
     kind = FORMATS.get(format_suffix(path))
     if kind is None:
         raise SourceError(f"{key}: {path}: expected a {', '.join(sorted(set(FORMATS)))} file (optionally .gz)")
     try:
         if kind == "Parquet":
-            return pd.read_parquet(path)
-        if kind == "JSON Lines":
-            return pd.read_json(path, lines=True, dtype=False, encoding="utf-8")
-        return pd.read_csv(path, sep="\t" if kind == "TSV" else ",", dtype=str, keep_default_na=False,
-                           encoding="utf-8-sig")  # -sig: a byte-order mark (spreadsheet exports) is not a header
+            import pyarrow.parquet as pq
+
+            file = pq.ParquetFile(path)
+            batches = file.iter_batches(batch_size=rows)
+            chunks = (batch.to_pandas() for batch in batches)
+            empty = file.schema_arrow.empty_table().to_pandas()
+        elif kind == "JSON Lines":
+            chunks = pd.read_json(path, lines=True, dtype=False, encoding="utf-8", chunksize=rows)
+            empty = pd.DataFrame()
+        else:
+            chunks = pd.read_csv(path, sep="\t" if kind == "TSV" else ",", dtype=str, keep_default_na=False,
+                                 encoding="utf-8-sig", chunksize=rows)  # -sig: a byte-order mark is not a header
+            empty = None
+        any_rows = False
+        for chunk in chunks:
+            any_rows = True
+            yield chunk
+        if not any_rows:
+            yield empty if empty is not None else pd.read_csv(path, sep="\t" if kind == "TSV" else ",", dtype=str,
+                                                             encoding="utf-8-sig", nrows=0)
     except UnicodeDecodeError:
         line, reason = first_bad_utf8_line(path)
         raise SourceError(f"{path}, line {line}: not UTF-8 text ({reason}); re-save the file as UTF-8 "
@@ -74,18 +98,29 @@ def read_table(path: Path, key: str) -> pd.DataFrame:
 
 
 def read_local_reviews(path: Path) -> pd.DataFrame:
-    table = read_table(path, "data.local.reviews")
-    missing = [c for c in ("text", "label") if c not in table.columns]
-    if missing:
-        found = ", ".join(map(str, table.columns)) or "none"
-        raise SourceError(f"{path}: missing column(s) {', '.join(missing)}; expected text, label and optional "
-                          f"split (found: {found})")
-    if len(table) == 0:
-        raise SourceError(f"{path}: no reviews, only a header; expected one review per row")
-    table = table.reset_index(drop=True)
-    text = table["text"]
-    table["text"] = text.where(text.isna(), text.astype(str)).astype("string")
-    return table
+    """The whole reviews file at once (small files, tests); the download stage reads it with iter_local_reviews."""
+    chunks = list(iter_local_reviews(path))
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+
+
+def iter_local_reviews(path: Path, rows: int = CHUNK_ROWS):
+    """The reviews file in chunks of up to `rows` rows, each checked: columns text and label present, texts
+    as strings (nulls kept: validate_raw names them). Row numbers in messages count from the file's start."""
+    total = 0
+    for chunk in read_chunks(path, "data.local.reviews", rows):
+        missing = [c for c in ("text", "label") if c not in chunk.columns]
+        if missing:
+            found = ", ".join(map(str, chunk.columns)) or "none"
+            raise SourceError(f"{path}: missing column(s) {', '.join(missing)}; expected text, label and optional "
+                              f"split (found: {found})")
+        chunk = chunk.reset_index(drop=True)
+        if len(chunk) == 0 and total == 0:
+            raise SourceError(f"{path}: no reviews, only a header; expected one review per row")
+        text = chunk["text"]
+        chunk["text"] = text.where(text.isna(), text.astype(str)).astype("string")
+        chunk.attrs["first_row"] = total
+        total += len(chunk)
+        yield chunk
 
 
 def _where(rows: np.ndarray, path: Path) -> str:
@@ -93,13 +128,14 @@ def _where(rows: np.ndarray, path: Path) -> str:
     return ", ".join(f"row {r + 1}" + (f" (line {r + 2})" if csv_like else "") for r in rows[:SHOWN])
 
 
-def parse_labels(labels: pd.Series, path: Path) -> pd.Series:
+def parse_labels(labels: pd.Series, path: Path, first_row: int = 0) -> pd.Series:
     """Labels 0/1 as int64; accepted spellings: integers, '0'/'1', 0.0/1.0, true/false. Anything else is refused."""
     text = labels.astype("string").str.strip().str.lower()
     mapped = text.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1})
     bad = np.flatnonzero(mapped.isna().to_numpy())
     if len(bad):
         values = ", ".join(repr(v) for v in labels.iloc[bad[:SHOWN]].tolist())
-        raise SourceError(f"{path}: column 'label' must hold 0 (negative) or 1 (positive); {len(bad)} row(s) do "
-                          f"not: {_where(bad, path)} hold {values}")
+        among = f" of rows {first_row + 1}-{first_row + len(labels)}" if first_row else ""
+        raise SourceError(f"{path}: column 'label' must hold 0 (negative) or 1 (positive); {len(bad)} row(s){among} do "
+                          f"not: {_where(first_row + bad, path)} hold {values}")
     return mapped.astype("int64")
