@@ -10,7 +10,7 @@ PLOTS_PAGE := .dvc/plots/offline.html
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test browser bench report compare plots example seeds clean-venv
+.PHONY: setup repro test browser bench bench-scale report compare plots example seeds clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -36,6 +36,11 @@ browser: setup
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tf-keras==2.21.0
 	$(BIN)/python -m benchmarks.text_to_tensors
+
+# The stages on corpora 1, 4, 10 and 40 times IMDB: time and peak memory per stage (FACTORS="1 4 100" for others)
+FACTORS ?= 1 4 10 40
+bench-scale: $(STAMP)
+	$(BIN)/python -m benchmarks.scale --factors $(FACTORS)
 
 # Markdown report comparing the workspace with BASE (metrics, params, validation, plots): make report BASE=main
 BASE ?= main

@@ -7,6 +7,7 @@ dvc.yaml declares as plots and metrics.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -41,6 +42,33 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def strategy_for(name: str):
+    """The tf.distribute strategy of `train.distribute`: none (TensorFlow's default, one device), mirrored (a
+    replica per local GPU, or per logical CPU device when there is no GPU) or multi_worker (one per machine
+    listed in the TF_CONFIG environment variable, each mirroring over its own devices)."""
+    import tensorflow as tf
+
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy(devices=[d.name for d in gpus or tf.config.list_logical_devices("CPU")])
+    if "TF_CONFIG" not in os.environ:
+        raise SystemExit("train: train.distribute is multi_worker, but TF_CONFIG is not set; it lists the machines "
+                         "and this one's index (see the README, 'Training on several devices')")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_chief() -> bool:
+    """Whether this process writes the outputs: always, except on the non-chief workers of multi_worker."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task") or {}
+    if not task:
+        return True
+    chief_listed = "chief" in (config.get("cluster") or {})
+    return task.get("type") == "chief" or (not chief_listed and task.get("type") == "worker" and task.get("index") == 0)
+
+
 def batches(x, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
     """A tf.data pipeline of (ids, labels) batches of the given rows; reshuffled every epoch when a seed is given.
 
@@ -67,7 +95,9 @@ def batches(x, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: i
     order = tf.data.Dataset.from_tensor_slices(rows.astype(np.int64))
     if shuffle_seed is not None:
         order = order.shuffle(len(rows), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return order.batch(batch_size).map(read).prefetch(2)
+    options = tf.data.Options()  # several workers: each takes its share of the batches (the data is not in files)
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return order.batch(batch_size).map(read).prefetch(2).with_options(options)
 
 
 def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=()):
@@ -84,13 +114,14 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=()):
     x = as_rows(x)
     train_idx, val_idx = split_train_validation(len(x), cfg["validation_split"], cfg["max_train_samples"],
                                                 params["seed"])
-    model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
-                        matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
-                        params["seed"], cfg["ngram_buckets"], cfg["ngram_orders"], cfg["nb_l2"])
-    if cfg["model"] == "nb_fasttext":  # naive-Bayes ratios from the training part only, never the validation part
-        fit_naive_bayes(model, x, y, cfg["nb_alpha"], rows=train_idx)
-    model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    with strategy_for(cfg["distribute"]).scope():  # variables live on every replica; batches are split among them
+        model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
+                            matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
+                            params["seed"], cfg["ngram_buckets"], cfg["ngram_orders"], cfg["nb_l2"])
+        if cfg["model"] == "nb_fasttext":  # naive-Bayes ratios from the training part only, never the validation part
+            fit_naive_bayes(model, x, y, cfg["nb_alpha"], rows=train_idx)
+        model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
+                      metrics=["accuracy"])
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
     stop = [] if cfg["patience"] is None else [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)]
@@ -118,6 +149,10 @@ def main(params: dict) -> None:
 
     x, y = PADDED_DIR / "train_x.npy", np.load(PADDED_DIR / "train_y.npy")  # x is read from disk, batch by batch
     matrix = np.load(MATRIX)
+    if not is_chief():  # another machine of a multi_worker run: it trains its share, the chief writes the outputs
+        _, history = train(params, x, y, matrix)
+        print(f"train: worker done after {len(history['loss'])} epochs; the chief writes the model")
+        return
     # DVCLive logs into a temporary folder that replaces reports/train only when training succeeded.
     with atomic_dir(LIVE_DIR) as live_dir:
         # dvcyaml=False: the stage must not rewrite dvc.yaml; our plots and metrics are declared there already.

@@ -168,6 +168,7 @@ SCHEMA: dict = {
         "ngram_orders": Int(1, 5),
         "nb_alpha": Float(0.0, 1e6, open_lo=True),
         "nb_l2": Float(0.0, 1.0),
+        "distribute": OneOf("none", "mirrored", "multi_worker"),
     },
     "evaluate": {
         "threshold": Float(0.0, 1.0, open_lo=True, open_hi=True),

