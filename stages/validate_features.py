@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.arrays import npy_rows, read_rows
+from stages.lib.arrays import block_rows, npy_rows, read_rows
 from stages.lib.files import read_json
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS
@@ -22,7 +22,7 @@ from stages.lib.ragged import SPLITS
 PADDED_DIR = Path("data/processed/padded")
 MATRIX = Path("data/processed/embedding_matrix.npy")
 REPORT = Path("reports/validation/features")
-VALIDATION_ROWS = 50_000  # reviews per Great Expectations batch; results are combined into one report
+VALIDATION_ROWS = block_rows(50_000)  # reviews per Great Expectations batch; results are combined into one report
 
 
 def rows_frame(x: np.ndarray, y: np.ndarray, first_row: int = 0) -> pd.DataFrame:

@@ -12,7 +12,16 @@ from typing import Iterator
 
 import numpy as np
 
-BLOCK_ROWS = 16384  # rows per block: a few tens of MB for padded reviews of 800 ids
+
+
+def block_rows(default: int) -> int:
+    """Rows a stage handles at a time. PIPELINE_BLOCK_ROWS overrides every stage's default: the outputs must
+    not change with it (tests run the stages with tiny blocks to prove that), only memory and speed do."""
+    value = os.environ.get("PIPELINE_BLOCK_ROWS")
+    return int(value) if value else default
+
+
+BLOCK_ROWS = block_rows(16384)  # rows per block: a few tens of MB for padded reviews of 800 ids
 
 
 def npy_layout(path: Path | str) -> tuple[tuple[int, ...], np.dtype, int]:

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.lib.arrays import block_rows
+
 FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines",
            ".ndjson": "JSON Lines"}
 SHOWN = 3  # offending rows named in a message
-CHUNK_ROWS = 50_000  # reviews read at a time: memory is bounded by this, not by the file's size
+CHUNK_ROWS = block_rows(50_000)  # reviews read at a time: memory is bounded by this, not by the file's size
 
 
 class SourceError(ValueError):

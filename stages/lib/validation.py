@@ -85,7 +85,8 @@ def _merge(parts: list[dict]) -> dict:
         counted = sum(p["_counted"] for p in parts)
         out["unexpected_percent"] = round(out["unexpected_count"] / counted * 100, 4) if counted else 0.0
     if "observed" in out and out["expectation"] in _COMBINE:
-        out["observed"], out["success"] = _COMBINE[out["expectation"]](parts, out["kwargs"])
+        observed, success = _COMBINE[out["expectation"]](parts, out["kwargs"])
+        out["observed"], out["success"] = _plain(observed), bool(success)  # NumPy scalars are not JSON
     if out["success"]:
         out.pop("examples", None)
     elif examples:
