@@ -97,14 +97,14 @@ def _lines(stream, name: str, batch_size: int) -> Iterator[list[str]]:
 def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
     """Batches of the `text` column of a CSV/TSV/Parquet/JSON Lines file, read a batch at a time."""
     import pandas as pd
-    import pyarrow.parquet as pq
 
+    from stages.lib.arrays import open_parquet
     from stages.lib.local_files import first_bad_utf8_line, format_suffix
 
     suffix = format_suffix(path)
     try:
         if suffix in (".parquet", ".pq"):
-            file = pq.ParquetFile(path)
+            file = open_parquet(path)
             if "text" not in file.schema_arrow.names:
                 raise InputError(f"{path}: no column 'text' (found: {', '.join(file.schema_arrow.names)})")
             for batch in file.iter_batches(batch_size=batch_size, columns=["text"]):

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from stages.lib.arrays import BLOCK_ROWS, NpyWriter
+from stages.lib.arrays import BLOCK_ROWS, NpyWriter, open_parquet
 from stages.lib.files import atomic_dir, scratch_dir, write_json, write_lines
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS
@@ -44,7 +43,7 @@ def review_batches(rows: int = BLOCK_ROWS):
     """(split, texts, labels) batches in file order: reviews.parquet routed by its split column, then ood."""
     for name, split_column in (("reviews.parquet", True), ("ood.parquet", False)):
         columns = ["text", "label"] + (["split"] if split_column else [])
-        for batch in pq.ParquetFile(RAW_DIR / name).iter_batches(batch_size=rows, columns=columns):
+        for batch in open_parquet(RAW_DIR / name).iter_batches(batch_size=rows, columns=columns):
             frame = batch.to_pandas()
             if not split_column:
                 yield "ood", frame["text"], frame["label"].to_numpy()

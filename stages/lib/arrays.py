@@ -114,14 +114,21 @@ class NpyWriter:
             raise ValueError(f"{self.path}: {self.written} rows written, header says {self.shape[0]}")
 
 
+def open_parquet(path: Path | str):
+    """A Parquet file to read batch by batch. pre_buffer=False: Arrow's default (True) caches every column chunk
+    it has read until the file is closed, so memory would grow with the file, not with the batch."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
 def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] | None = None):
     """DataFrames of exactly `rows` rows (the last one shorter) read from a Parquet file batch by batch.
 
     An empty file yields one empty frame with the file's columns, so checks still see its schema."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    file = pq.ParquetFile(path)
+    file = open_parquet(path)
     pending, held = [], 0
     emitted = False
     for batch in file.iter_batches(batch_size=rows, columns=columns):

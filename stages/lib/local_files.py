@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.arrays import block_rows
+from stages.lib.arrays import block_rows, open_parquet
 
 FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines",
            ".ndjson": "JSON Lines"}
@@ -66,9 +66,7 @@ def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
         raise SourceError(f"{key}: {path}: expected a {', '.join(sorted(set(FORMATS)))} file (optionally .gz)")
     try:
         if kind == "Parquet":
-            import pyarrow.parquet as pq
-
-            file = pq.ParquetFile(path)
+            file = open_parquet(path)
             batches = file.iter_batches(batch_size=rows)
             chunks = (batch.to_pandas() for batch in batches)
             empty = file.schema_arrow.empty_table().to_pandas()
