@@ -118,7 +118,7 @@ def ratios(runs: dict) -> dict:
 
 
 def table(results: dict) -> str:
-    factors = list(results)
+    factors = sorted(results, key=int)
     head = "| stage | " + " | ".join(f"{f}x: s / GB (ratio to 1x)" if f != "1" else "1x: s / GB" for f in factors) + " |"
     lines = [head, "|" + " --- |" * (len(factors) + 1)]
     for stage in STAGES:

@@ -127,14 +127,15 @@ def scale() -> str:
     t = load("reports/scale.json")
     largest = max(t["factors"], key=int)
     worst_memory = max(r["peak_gb"] for r in t["factors"][largest].values())
-    worst_time = max(r["time_ratio"] / int(f) for f, rows in t["factors"].items() for r in rows.values())
+    worst_time, stage, factor = max((r["time_ratio"] / int(f), stage, f) for f, rows in t["factors"].items()
+                                    for stage, r in rows.items())
     return "\n".join([
         f"`{t['command']}` on {t['cpus']} cores, {t['reviews_per_copy']:,} reviews per copy, training capped at "
-        f"{t['epochs']} epoch(s); each cell is seconds / peak GB, and in brackets the ratios to 1x:", "",
+        f"{t['epochs']} epoch{'s' if t['epochs'] > 1 else ''}; each cell is seconds / peak GB, and in brackets the ratios to 1x:", "",
         table(t["factors"]), "",
         f"Targets: at most {MEMORY_LIMIT_GB:g} GB per stage, time at most {TIME_SLACK:g} x N times 1x. "
         f"{'Met' if t['met'] else 'NOT met'}: the largest peak at {largest}x is {worst_memory:.2f} GB, and the "
-        f"fastest-growing stage takes {worst_time:.2f} x N times its 1x time."])
+        f"fastest-growing time is {stage} at {factor}x, {worst_time:.2f} x N times its 1x time."])
 
 
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times,
