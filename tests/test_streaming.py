@@ -66,25 +66,32 @@ def test_ids_and_padded_arrays_equal_the_in_memory_functions(blocked):
               "ood": pd.read_parquet(root / "data/raw/ood.parquet")}
     vocabulary, ragged = tokenize_splits(frames, params["tokenize"]["vocab_size"])
     assert (root / "data/interim/vocab.txt").read_text().split("\n")[:-1] == vocabulary
+    interim, padded_dir = root / "data/interim", root / "data/processed/padded"
     for split, (ids, offsets) in ragged.items():
-        on_disk, disk_offsets, labels = load_ragged(root / "data/interim", split)
-        np.testing.assert_array_equal(on_disk, ids)
-        np.testing.assert_array_equal(disk_offsets, offsets)
-        np.testing.assert_array_equal(labels, frames[split]["label"].to_numpy())
+        labels = frames[split]["label"].to_numpy().astype(np.int32)
         padded = pad_ragged(ids, offsets, params["maxlen"], params["pad"]["padding"], params["pad"]["truncating"])
-        x = np.load(root / f"data/processed/padded/{split}_x.npy")
-        np.testing.assert_array_equal(x, padded)
-        # the file holds exactly np.save's bytes for that array
-        assert (root / f"data/processed/padded/{split}_x.npy").read_bytes()[:128] == _npy_header(padded)
+        # every file holds exactly the bytes np.save writes for the whole in-memory array: same hash, same dvc.lock
+        for path, array in ((interim / f"{split}_ids.npy", ids.astype(np.int32)),
+                            (interim / f"{split}_offsets.npy", offsets.astype(np.int64)),
+                            (interim / f"{split}_labels.npy", labels),
+                            (padded_dir / f"{split}_x.npy", padded), (padded_dir / f"{split}_y.npy", labels)):
+            assert sha256(path.read_bytes()) == sha256(npy_bytes(array)), path
+        np.testing.assert_array_equal(load_ragged(interim, split)[0], ids)
     assert len(ragged["train"][1]) - 1 > 7 * 10  # the training split really spanned many blocks
 
 
-def _npy_header(array) -> bytes:
+def sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def npy_bytes(array) -> bytes:
     import io
 
     buffer = io.BytesIO()
     np.save(buffer, array)
-    return buffer.getvalue()[:128]
+    return buffer.getvalue()
 
 
 def test_validation_reports_equal_one_frame_validated_at_once(blocked, monkeypatch):
