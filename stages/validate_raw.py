@@ -6,7 +6,6 @@ Every later stage depends on reports/validation/raw.json, so nothing runs on dat
 """
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 
@@ -152,28 +151,42 @@ def validate(params: dict, manifest: dict, reviews, ood, words: list[str], vecto
     for frame in frames_of(reviews, rows):
         facts.add(frame)
     in_both = facts.texts_in_both()
-    duplicated, duplicated_rows = facts.duplicated_ids()
-    examples = []
-
-    def checked_frames():
-        for frame in frames_of(reviews, rows):
-            ids = frame["id"].dropna()
-            if len(examples) < EXAMPLES:
-                examples.extend({"id": i} for i in ids[np.isin(hashes_of(ids), duplicated)].tolist())
-            yield review_checks_frame(frame, in_both)
+    duplicated_ids = DuplicatedIds(facts)
 
     results = [
-        run_suite_batches("reviews", checked_frames(), review_expectations(params, manifest), "id",
-                          corpus_wide={"id": (duplicated_rows, examples)}),
+        run_suite_batches("reviews", (review_checks_frame(duplicated_ids.look(f), in_both) for f in frames_of(reviews, rows)),
+                          review_expectations(params, manifest), "id", corpus_wide=duplicated_ids.corpus_wide()),
         run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True),
         run_suite("glove", glove_checks_frame(words, vectors), glove_expectations(params, manifest, len(vectors)),
                   "word"),
     ]
-    ood_frames = (f.assign(text_is_blank=f["text"].fillna("").str.strip() == "") for f in frames_of(ood, rows))
-    first = next(ood_frames)
-    if len(first):  # a source without out-of-domain reviews has an empty table: nothing to check
-        results.append(run_suite_batches("ood", itertools.chain([first], ood_frames), ood_expectations(manifest), "id"))
+    ood_facts = CorpusFacts()
+    for frame in frames_of(ood, rows):
+        ood_facts.add(frame.assign(split="ood"))
+    if ood_facts.count("ood"):  # a source without out-of-domain reviews has an empty table: nothing to check
+        ood_ids = DuplicatedIds(ood_facts)
+        ood_frames = (ood_ids.look(f).assign(text_is_blank=f["text"].fillna("").str.strip() == "")
+                      for f in frames_of(ood, rows))
+        results.append(run_suite_batches("ood", ood_frames, ood_expectations(manifest), "id",
+                                         corpus_wide=ood_ids.corpus_wide()))
     return results
+
+
+class DuplicatedIds:
+    """Ids used more than once anywhere in the corpus (from CorpusFacts), with examples noted as batches pass by."""
+
+    def __init__(self, facts: CorpusFacts):
+        self.hashes, self.rows = facts.duplicated_ids()
+        self.examples: list[dict] = []
+
+    def look(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.rows and len(self.examples) < EXAMPLES:
+            ids = frame["id"].dropna()
+            self.examples.extend({"id": i} for i in ids[np.isin(hashes_of(ids), self.hashes)].tolist())
+        return frame
+
+    def corpus_wide(self) -> dict:
+        return {"id": (self.rows, self.examples)}
 
 
 def ood_expectations(manifest: dict) -> list:

@@ -125,3 +125,16 @@ def test_batches_give_the_report_of_the_whole_frame(default_params, clean):
             assert sorted(map(str, cb.get("examples", []))) == sorted(map(str, cw.get("examples", [])))
     failed = {c["column"] for r in batched for c in r["checks"] if not c["success"]}
     assert failed == {"id", "text", "text_chars", "text_is_blank", "text_in_train_and_test"}
+
+
+def test_out_of_domain_ids_used_twice_across_batches_fail(default_params, clean):
+    reviews, _, words, vectors = clean
+    ood = reviews[["id", "text", "label"]].assign(id=[f"o{i}" for i in range(7)] + ["o0"])  # o0 in batch 1 and 3
+    manifest = build_manifest("local", {}, reviews, ood, words, vectors)
+    whole = validate(default_params, manifest, reviews, ood, words, vectors)
+    batched = validate(default_params, manifest, reviews, ood, words, vectors, rows=3)
+    unique = [next(c for c in r["checks"] if c["expectation"] == "expect_column_values_to_be_unique")
+              for r in (whole[-1], batched[-1])]
+    assert whole[-1]["suite"] == batched[-1]["suite"] == "ood"
+    assert unique[0]["unexpected_count"] == unique[1]["unexpected_count"] == 2
+    assert unique[1]["examples"] == [{"id": "o0"}, {"id": "o0"}] and not batched[-1]["success"]
