@@ -146,3 +146,14 @@ def test_training_from_the_file_equals_training_from_the_array(tmp_path, default
     assert history_array == history_file
     for a, b in zip(from_array.get_weights(), from_file.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+def test_a_bad_block_size_is_a_message(tmp_path, default_params_module, value):
+    tiny_project(tmp_path, default_params_module, n_reviews=40)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINE_BLOCK_ROWS": value}
+    result = subprocess.run([sys.executable, "-m", "stages", "download"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"PIPELINE_BLOCK_ROWS: expected a whole number of rows, at least 1; got '{value}'" in result.stderr
+    assert not (tmp_path / "data/raw").exists()

@@ -18,7 +18,11 @@ def block_rows(default: int) -> int:
     """Rows a stage handles at a time. PIPELINE_BLOCK_ROWS overrides every stage's default: the outputs must
     not change with it (tests run the stages with tiny blocks to prove that), only memory and speed do."""
     value = os.environ.get("PIPELINE_BLOCK_ROWS")
-    return int(value) if value else default
+    if not value:
+        return default
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SystemExit(f"PIPELINE_BLOCK_ROWS: expected a whole number of rows, at least 1; got {value!r}")
+    return int(value)
 
 
 BLOCK_ROWS = block_rows(16384)  # rows per block: a few tens of MB for padded reviews of 800 ids
@@ -112,6 +116,14 @@ class NpyWriter:
         self._file.close()
         if kind is None and self.written != self.shape[0]:
             raise ValueError(f"{self.path}: {self.written} rows written, header says {self.shape[0]}")
+
+
+def hashes_of(values) -> np.ndarray:
+    """64-bit hashes of a pandas Series' values, row by row: how corpus-wide facts (duplicates, texts in both
+    splits) are kept without keeping the values."""
+    import pandas as pd
+
+    return pd.util.hash_array(values.to_numpy(dtype=object))
 
 
 def open_parquet(path: Path | str):
