@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stages.lib.archives import ArchiveError, extract
+from stages.lib.arrays import hashes_of
 from stages.lib.fetch import DownloadError, fetch
 from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
 from stages.lib.glove import GloveFormatError, read_glove_text
@@ -175,7 +176,7 @@ def carve_local_split(path: Path, params: dict) -> np.ndarray:
     hashes and labels of the whole file are held (16 bytes a review), never its texts."""
     keys, labels = [], []
     for chunk in iter_local_reviews(path):
-        keys.append(pd.util.hash_array(chunk["text"].fillna("").to_numpy(dtype=object)))
+        keys.append(hashes_of(chunk["text"].fillna("")))
         labels.append(parse_labels(chunk["label"], path, chunk.attrs["first_row"]).to_numpy())
     split = carve_test_split(pd.Series(np.concatenate(keys)), pd.Series(np.concatenate(labels)),
                              params["data"]["test_size"], params["seed"])

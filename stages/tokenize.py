@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.arrays import BLOCK_ROWS, NpyWriter, open_parquet
+from stages.lib.arrays import BLOCK_ROWS, NpyWriter, parquet_frames
 from stages.lib.files import atomic_dir, scratch_dir, write_json, write_lines
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS
@@ -41,17 +41,14 @@ def tokenize_splits(frames: dict[str, pd.DataFrame], vocab_size: int):
 
 def review_batches(rows: int = BLOCK_ROWS):
     """(split, texts, labels) batches in file order: reviews.parquet routed by its split column, then ood."""
-    for name, split_column in (("reviews.parquet", True), ("ood.parquet", False)):
-        columns = ["text", "label"] + (["split"] if split_column else [])
-        for batch in open_parquet(RAW_DIR / name).iter_batches(batch_size=rows, columns=columns):
-            frame = batch.to_pandas()
-            if not split_column:
-                yield "ood", frame["text"], frame["label"].to_numpy()
-                continue
-            for split in ("train", "test"):
-                part = frame[frame["split"] == split]
-                if len(part):
-                    yield split, part["text"], part["label"].to_numpy()
+    for frame in parquet_frames(RAW_DIR / "reviews.parquet", rows, columns=["text", "label", "split"]):
+        for split in ("train", "test"):
+            part = frame[frame["split"] == split]
+            if len(part):
+                yield split, part["text"], part["label"].to_numpy()
+    for frame in parquet_frames(RAW_DIR / "ood.parquet", rows, columns=["text", "label"]):
+        if len(frame):
+            yield "ood", frame["text"], frame["label"].to_numpy()
 
 
 class SplitCodes:

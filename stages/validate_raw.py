@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.arrays import block_rows, parquet_frames
+from stages.lib.arrays import block_rows, hashes_of, parquet_frames
 from stages.lib.files import read_json, read_lines
 from stages.lib.params import load_params
-from stages.lib.validation import EXAMPLES, hashes_of
+from stages.lib.validation import EXAMPLES
 
 RAW_DIR = Path("data/raw")
 VALIDATION_ROWS = block_rows(50_000)  # reviews per Great Expectations batch; results are combined into one report

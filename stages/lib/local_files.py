@@ -50,12 +50,6 @@ def first_bad_utf8_line(path: Path) -> tuple[int, str]:
     return 0, "unknown position"
 
 
-def read_table(path: Path, key: str) -> pd.DataFrame:
-    """A CSV/TSV/Parquet/JSON Lines file as one DataFrame of its columns (CSV cells as strings)."""
-    chunks = list(read_chunks(path, key))
-    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-
-
 def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
     """The file as DataFrames of up to `rows` rows, read one after the other (at least one, maybe empty).
 
@@ -73,17 +67,16 @@ def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
         elif kind == "JSON Lines":
             chunks = pd.read_json(path, lines=True, dtype=False, encoding="utf-8", chunksize=rows)
             empty = pd.DataFrame()
-        else:
+        else:  # a CSV with a header only still gives one (empty) chunk with its columns
             chunks = pd.read_csv(path, sep="\t" if kind == "TSV" else ",", dtype=str, keep_default_na=False,
                                  encoding="utf-8-sig", chunksize=rows)  # -sig: a byte-order mark is not a header
-            empty = None
+            empty = pd.DataFrame()
         any_rows = False
         for chunk in chunks:
             any_rows = True
             yield chunk
         if not any_rows:
-            yield empty if empty is not None else pd.read_csv(path, sep="\t" if kind == "TSV" else ",", dtype=str,
-                                                             encoding="utf-8-sig", nrows=0)
+            yield empty
     except UnicodeDecodeError:
         line, reason = first_bad_utf8_line(path)
         raise SourceError(f"{path}, line {line}: not UTF-8 text ({reason}); re-save the file as UTF-8 "

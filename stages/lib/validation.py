@@ -10,7 +10,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from stages.lib.files import write_json, write_text
@@ -132,11 +131,6 @@ def _set_corpus_wide(checks: list[dict], column: str, unexpected: int, examples:
             c.pop("examples", None)
             if unexpected:
                 c["examples"] = examples[:EXAMPLES]
-
-
-def hashes_of(values: pd.Series) -> np.ndarray:
-    """The hashes duplicated_values works with, row by row (nulls hash too, but are never listed there)."""
-    return pd.util.hash_array(values.to_numpy(dtype=object))
 
 
 def _summarise(r: dict, index_column: str | None) -> dict:
