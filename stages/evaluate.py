@@ -68,9 +68,9 @@ def texts_of(ids: list[str], path: Path = RAW_DIR / "reviews.parquet") -> dict[s
     return found
 
 
-def errors_markdown(test: pd.DataFrame, n: int, texts: dict[str, str]) -> str:
-    """test: id, label, probability, predicted of every test review; texts: the text of each review shown."""
-    wrong = most_confidently_wrong(test, n)
+def errors_markdown(test: pd.DataFrame, wrong: pd.DataFrame, texts: dict[str, str]) -> str:
+    """test: id, label, probability, predicted of every test review; wrong: the rows to show
+    (most_confidently_wrong); texts: the text of each of them."""
     lines = ["# Most confidently wrong test reviews", "",
              f"{int((test['predicted'] != test['label']).sum())} of {len(test)} test reviews are misclassified; "
              f"the {len(wrong)} the model was surest about:", ""]
@@ -115,8 +115,8 @@ def main(params: dict) -> None:
     with atomic_path(REPORTS / "plots/confusion.csv") as tmp:
         names = np.array(["negative", "positive"])  # the class names, not 0/1, on the matrix's axes
         pd.DataFrame({"actual": names[y], "predicted": names[test["predicted"]]}).to_csv(tmp, index=False)
-    shown = most_confidently_wrong(test, cfg["errors_shown"])["id"].tolist()
-    write_text(REPORTS / "errors.md", errors_markdown(test, cfg["errors_shown"], texts_of(shown)))
+    wrong = most_confidently_wrong(test, cfg["errors_shown"])
+    write_text(REPORTS / "errors.md", errors_markdown(test, wrong, texts_of(wrong["id"].tolist())))
     t = metrics["test"]
     print(f"evaluate: test accuracy {t['accuracy']:.4f}, F1 {t['f1']:.4f}, ROC AUC {t['roc_auc']:.4f}"
           + (f"; out-of-domain accuracy {metrics['ood']['accuracy']:.4f}" if "ood" in metrics else ""))
