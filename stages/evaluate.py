@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.arrays import iter_blocks, npy_layout, parquet_frames
+from stages.lib.arrays import npy_layout, parquet_frames, read_rows
 from stages.lib.files import atomic_path, write_json, write_text
 from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, rounded
 from stages.lib.params import load_params
@@ -36,8 +36,10 @@ def predict(model, x, batch: int = 1024) -> np.ndarray:
     shape, dtype, _ = npy_layout(x)
     if shape[0] == 0:
         return np.zeros(0, np.float32)
-    blocks = tf.data.Dataset.from_generator(lambda: (block for _, block in iter_blocks(x, batch)),
-                                            output_signature=tf.TensorSpec((None, *shape[1:]), tf.as_dtype(dtype)))
+    # A dataset of known length (not from_generator), so Keras does not warn that the input "ran out of data".
+    blocks = tf.data.Dataset.range(0, shape[0], batch).map(
+        lambda start: tf.ensure_shape(tf.numpy_function(lambda s: read_rows(x, s, s + batch), [start],
+                                                        tf.as_dtype(dtype), stateful=False), (None, *shape[1:])))
     return model.predict(blocks, verbose=0)[:, 0]
 
 

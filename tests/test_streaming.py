@@ -157,3 +157,22 @@ def test_a_bad_block_size_is_a_message(tmp_path, default_params_module, value):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"PIPELINE_BLOCK_ROWS: expected a whole number of rows, at least 1; got '{value}'" in result.stderr
     assert not (tmp_path / "data/raw").exists()
+
+
+def test_predicting_from_the_file_equals_predicting_from_the_array_without_warnings(tmp_path):
+    """evaluate predicts the padded file block by block: the same probabilities as from the array, and no
+    Keras warning that the input "ran out of data" (a dataset of unknown length would print one)."""
+    import warnings
+
+    from stages.evaluate import predict
+    from stages.lib.models import build_model
+
+    x = np.random.default_rng(0).integers(0, 30, size=(2500, 12)).astype(np.int32)
+    np.save(tmp_path / "x.npy", x)
+    model = build_model("fasttext", 30, 8, 12, 0.1, None, True, 50, 1, 100, 2, 0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from_file = predict(model, tmp_path / "x.npy")
+    np.testing.assert_array_equal(from_file, predict(model, x))
+    assert len(from_file) == 2500
+    assert not [w for w in caught if "ran out of data" in str(w.message)], [str(w.message) for w in caught]
