@@ -73,7 +73,7 @@ def batches(x, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: i
     """A tf.data pipeline of (ids, labels) batches of the given rows; reshuffled every epoch when a seed is given.
 
     x is an array or a RowReader over the padded .npy file: each batch reads just its rows from disk, so the
-    training matrix is never copied into memory (only the row order and the labels are, 12 bytes a review).
+    training matrix is never copied into memory (only labels and row numbers are, about 32 bytes a review).
     The shuffle is of row numbers and seeded, and the map runs in order, so the batches are the same every run.
     (Keras' own input path for NumPy arrays uses a parallel map that TensorFlow's op determinism rewrites,
     with an alarming error line.)
