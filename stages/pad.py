@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.arrays import NpyWriter
+from stages.lib.arrays import BLOCK_ROWS, NpyWriter
 from stages.lib.files import atomic_dir
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS, iter_ragged, ragged_rows
@@ -35,11 +35,19 @@ def pad_ragged(ids: np.ndarray, offsets: np.ndarray, maxlen: int, padding: str =
 
 def main(params: dict) -> None:
     maxlen, cfg = params["maxlen"], params["pad"]
+    session = None
+    if params["engine"]["name"] == "spark":  # Spark pads the blocks; they are written here, in order
+        from stages.lib.spark import spark_session
+        from stages.on_spark import pad_split
+        session = spark_session(params, "pad")
     with atomic_dir(OUT_DIR) as tmp:
         for split in SPLITS:
             n = ragged_rows(IN_DIR, split)
             with NpyWriter(tmp / f"{split}_x.npy", (n, maxlen), np.int32) as x, \
                     NpyWriter(tmp / f"{split}_y.npy", (n,), np.int32) as y:
+                if session is not None:
+                    pad_split(params, session, IN_DIR, split, n, x, y, BLOCK_ROWS)
+                    continue
                 for ids, offsets, labels in iter_ragged(IN_DIR, split):
                     x.write(pad_ragged(ids, offsets, maxlen, cfg["padding"], cfg["truncating"]))
                     y.write(labels)

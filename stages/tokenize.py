@@ -112,19 +112,29 @@ def length_report(vocab_size: int, train_lengths: np.ndarray, figures: dict) -> 
     }
 
 
-def main(params: dict) -> None:
+def code_splits(params: dict, splits: dict[str, SplitCodes]) -> tuple[list[str], np.ndarray]:
+    """The local engine: every batch's tokens coded and counted here; returns (vocabulary, id of each code)."""
     book = Codebook()
+    for split, texts, labels in review_batches():
+        codes, offsets = book.encode(texts.tolist())
+        if split == "train":
+            book.count(codes)
+        splits[split].append(codes, offsets, labels)
+    return book.vocabulary(params["tokenize"]["vocab_size"])
+
+
+def main(params: dict) -> None:
+    if params["engine"]["name"] == "spark":  # Spark tokenizes and counts; the splits then hold ids already
+        from stages.on_spark import tokenize_splits as fill_splits
+        fill = lambda splits: fill_splits(params, RAW_DIR, splits)  # noqa: E731
+    else:
+        fill = lambda splits: code_splits(params, splits)  # noqa: E731
     # Two temporary folders beside data/interim with different names: one's cleanup must not remove the other.
     with scratch_dir(OUT_DIR.with_name("interim-codes")) as scratch, atomic_dir(OUT_DIR) as tmp:
         splits = {split: SplitCodes(scratch, split) for split in SPLITS}
-        for split, texts, labels in review_batches():
-            codes, offsets = book.encode(texts.tolist())
-            if split == "train":
-                book.count(codes)
-            splits[split].append(codes, offsets, labels)
+        vocabulary, id_of_code = fill(splits)
         for codes in splits.values():
             codes.close()
-        vocabulary, id_of_code = book.vocabulary(params["tokenize"]["vocab_size"])
         write_lines(tmp / "vocab.txt", vocabulary)
         figures = {split: write_split(tmp, split, codes, id_of_code) for split, codes in splits.items()}
         train_lengths = np.fromfile(splits["train"].paths["lengths"], dtype=np.int64)

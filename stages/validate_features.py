@@ -83,20 +83,25 @@ def row_blocks(x, y, rows: int):
 
 
 def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, vocab_size: int,
-             rows: int = VALIDATION_ROWS) -> list[dict]:
+             rows: int = VALIDATION_ROWS, session=None) -> list[dict]:
     """arrays: {split: (ids, labels)} as arrays or as paths of .npy files (read `rows` reviews at a time).
-    vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size."""
+    vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size.
+    session: a SparkSession (engine.name spark; arrays are paths): the same frames, built and checked on Spark."""
     from stages.lib.validation import run_suite, run_suite_batches
 
     results = []
     for split, (x, y) in arrays.items():
         n, n_labels = ((len(x), len(y)) if isinstance(x, np.ndarray) else (npy_rows(x), npy_rows(y)))
         if n or split != "ood":
-            frames = (rows_frame(xb, yb, start) for start, xb, yb in row_blocks(x, y, rows))
+            if session is not None:
+                from stages.on_spark import padded_rows_frame
+                frames = [padded_rows_frame(session, x, y, rows)]
+            else:
+                frames = (rows_frame(xb, yb, start) for start, xb, yb in row_blocks(x, y, rows))
             results.append(run_suite_batches(f"padded_{split}", frames, rows_expectations(params, n_labels, vocab_size),
                                              "row"))
     results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage),
-                             matrix_expectations(params, vocab_size), None, show_rows=True))
+                             matrix_expectations(params, vocab_size), None, show_rows=True, session=session))
     return results
 
 
@@ -104,8 +109,12 @@ def main(params: dict) -> None:
     from stages.lib.validation import write_reports
 
     arrays = {split: (PADDED_DIR / f"{split}_x.npy", PADDED_DIR / f"{split}_y.npy") for split in SPLITS}
+    session = None
+    if params["engine"]["name"] == "spark":  # the check frames are built and validated on Spark
+        from stages.lib.spark import spark_session
+        session = spark_session(params, "validate_features")
     results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"),
-                       read_json("reports/tokenize.json")["vocab_size"])
+                       read_json("reports/tokenize.json")["vocab_size"], session=session)
     if not write_reports(REPORT, results, "Feature validation"):
         sys.exit(1)
 

@@ -27,11 +27,15 @@ def review_checks_frame(reviews: pd.DataFrame, texts_in_both: np.ndarray) -> pd.
 
     texts_in_both: hashes of the texts found in more than one split (see CorpusFacts)."""
     frame = reviews.copy()
-    text = frame["text"].fillna("")
-    frame["text_chars"] = text.str.len()
-    frame["text_is_blank"] = text.str.strip() == ""
+    frame["text_chars"] = frame["text"].fillna("").str.len()
+    frame["text_is_blank"] = blank_texts(frame["text"])
     frame["text_in_train_and_test"] = frame["text"].notna() & np.isin(hashes_of(frame["text"]), texts_in_both)
     return frame
+
+
+def blank_texts(text: pd.Series) -> pd.Series:
+    """True where a review has no text at all, or only whitespace."""
+    return text.fillna("").str.strip() == ""
 
 
 REQUIRED_SPLITS = ("train", "test")
@@ -165,7 +169,7 @@ def validate(params: dict, manifest: dict, reviews, ood, words: list[str], vecto
         ood_facts.add(frame.assign(split="ood"))
     if ood_facts.count("ood"):  # a source without out-of-domain reviews has an empty table: nothing to check
         ood_ids = DuplicatedIds(ood_facts)
-        ood_frames = (ood_ids.look(f).assign(text_is_blank=f["text"].fillna("").str.strip() == "")
+        ood_frames = (ood_ids.look(f).assign(text_is_blank=blank_texts(f["text"]))
                       for f in frames_of(ood, rows))
         results.append(run_suite_batches("ood", ood_frames, ood_expectations(manifest), "id",
                                          corpus_wide=ood_ids.corpus_wide()))
@@ -205,14 +209,37 @@ def parquet_reader(path: Path, rows: int):
     return lambda: parquet_frames(path, rows)
 
 
+def validate_on_spark(params: dict, manifest: dict, words: list[str], vectors: np.ndarray) -> list[dict]:
+    """validate() with engine.name spark: the same check frames and suites, as Spark DataFrames."""
+    from stages import on_spark
+    from stages.lib.validation import run_suite, run_suite_batches
+
+    session, reviews, ood = on_spark.raw_frames(params, RAW_DIR)
+    facts, in_both = on_spark.corpus_facts(reviews)
+    results = [
+        run_suite_batches("reviews", [on_spark.review_checks(reviews, in_both)], review_expectations(params, manifest),
+                          "id"),
+        run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True,
+                  session=session),
+        run_suite("glove", glove_checks_frame(words, vectors), glove_expectations(params, manifest, len(vectors)),
+                  "word", session=session),
+    ]
+    if manifest["ood"]["rows"]:
+        results.append(run_suite_batches("ood", [on_spark.ood_checks(ood)], ood_expectations(manifest), "id"))
+    return results
+
+
 def main(params: dict) -> None:
     from stages.lib.validation import write_reports
 
     manifest = read_json(RAW_DIR / "manifest.json")
     vectors = np.load(RAW_DIR / "glove.npy", mmap_mode="r")
     words = read_lines(RAW_DIR / "glove_words.txt")
-    results = validate(params, manifest, parquet_reader(RAW_DIR / "reviews.parquet", VALIDATION_ROWS),
-                       parquet_reader(RAW_DIR / "ood.parquet", VALIDATION_ROWS), words, vectors)
+    if params["engine"]["name"] == "spark":
+        results = validate_on_spark(params, manifest, words, vectors)
+    else:
+        results = validate(params, manifest, parquet_reader(RAW_DIR / "reviews.parquet", VALIDATION_ROWS),
+                           parquet_reader(RAW_DIR / "ood.parquet", VALIDATION_ROWS), words, vectors)
     if not write_reports(REPORT, results, f"Raw data validation of {inputs_named(manifest)}"):
         sys.exit(1)
 

@@ -120,6 +120,23 @@ class IncreasingInts:
         return value
 
 
+class Settings:
+    """A mapping of setting names to plain values (text, numbers, true/false), such as Spark's configuration;
+    null is an empty mapping."""
+
+    def __call__(self, key: str, value: Any) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping of setting: value, got {value!r}")
+        for name, item in value.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ParamsError(f"{key}: expected setting names as text, got {name!r}")
+            if item is None or isinstance(item, (dict, list)):
+                raise ParamsError(f"{key}.{name}: expected a text, number or true/false value, got {item!r}")
+        return value
+
+
 def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> None:
     if lo is not None and value < lo:
         raise ParamsError(f"{key}: expected a value >= {lo}, got {value!r}")
@@ -181,6 +198,7 @@ SCHEMA: dict = {
                          "C": Float(0.0, 1e6, open_lo=True)},
         "nbsvm": {"ngrams": Int(1, 5), "alpha": Float(0.0, 1e6, open_lo=True), "C": Float(0.0, 1e6, open_lo=True)},
     },
+    "engine": {"name": OneOf("local", "spark"), "spark": {"master": Text(), "conf": Settings()}},
     "report": {"metric": Text(), "max_drop": Float(0.0, 1.0), "min_margin": Float(-1.0, 1.0)},
 }
 

@@ -36,7 +36,17 @@ def iter_ragged(folder: Path, split: str, rows: int = BLOCK_ROWS) -> Iterator[tu
     folder = Path(folder)
     n = ragged_rows(folder, split)
     for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        offsets = read_rows(folder / f"{split}_offsets.npy", start, stop + 1)
-        ids = read_rows(folder / f"{split}_ids.npy", int(offsets[0]), int(offsets[-1]))
-        yield ids, offsets - offsets[0], read_rows(folder / f"{split}_labels.npy", start, stop)
+        yield ragged_block(folder, split, start, min(start + rows, n))
+
+
+def block_ranges(n: int, rows: int = BLOCK_ROWS) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive blocks of `rows` rows covering n rows: the tasks a Spark engine spreads."""
+    return [(start, min(start + rows, n)) for start in range(0, n, rows)]
+
+
+def ragged_block(folder: Path, split: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, offsets from 0, labels) of reviews start..stop-1 of a split, read from disk."""
+    folder = Path(folder)
+    offsets = read_rows(folder / f"{split}_offsets.npy", start, stop + 1)
+    ids = read_rows(folder / f"{split}_ids.npy", int(offsets[0]), int(offsets[-1]))
+    return ids, offsets - offsets[0], read_rows(folder / f"{split}_labels.npy", start, stop)

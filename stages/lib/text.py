@@ -112,10 +112,18 @@ class Codebook:
         return vocabulary_from_counts(self.counts, uniques, vocab_size)
 
 
+def ids_of_tokens(tokens: pa.ListArray, vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """(ids int32 per token, offsets int64 per review from 0) of token lists with a vocabulary (position = id;
+    a token not in it is OOV, 1). The Spark engine's second tokenize pass; tokens never hold '' (padding)."""
+    ids = pc.fill_null(pc.index_in(pc.list_flatten(tokens), value_set=pa.array(vocabulary, pa.string())), 1)
+    offsets = tokens.offsets.to_numpy().astype(np.int64)
+    return ids.to_numpy(zero_copy_only=False).astype(np.int32), offsets - offsets[0]
+
+
 def ids_for(texts, vocabulary: list[str]) -> list[list[int]]:
     """Token ids of a few texts with a saved vocabulary (for tests and small inputs)."""
-    index = {token: i for i, token in enumerate(vocabulary) if i >= 2}
-    return [[index.get(t, 1) for t in row] for row in tokenize(texts).to_pylist()]
+    ids, offsets = ids_of_tokens(tokenize(texts), vocabulary)
+    return [ids[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:])]
 
 
 def tf_standardize(texts):

@@ -5,6 +5,7 @@ only changes when the data or the contract changed: DVC and git diffs stay meani
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import warnings
@@ -18,12 +19,14 @@ EXAMPLES = 5  # offending rows shown per failed expectation
 
 
 def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None,
-              show_rows: bool = False) -> dict:
+              show_rows: bool = False, session=None) -> dict:
     """Validate `frame` against `expectations` (GX 1.x Expectation objects); return a compact result dict.
 
     show_rows: a small frame of observed figures (one row per split, say) is kept whole in the result, so
-    reports and messages show the observed values, not only which rows failed."""
-    out = run_suite_batches(name, [frame], expectations, index_column)
+    reports and messages show the observed values, not only which rows failed.
+    session: a SparkSession (engine.name spark): the frame is validated as a Spark DataFrame."""
+    checked = session.createDataFrame(frame) if session is not None else frame
+    out = run_suite_batches(name, [checked], expectations, index_column)
     if show_rows:
         out["observed_rows"] = frame.to_dict("records")
     return out
@@ -44,18 +47,24 @@ def run_suite_batches(name: str, frames, expectations: list, index_column: str |
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    definition = (context.data_sources.add_pandas(name).add_dataframe_asset(name)
-                  .add_batch_definition_whole_dataframe(name))
+    frames = iter(frames)
+    first = next(frames)
+    on_spark = is_spark(first)  # a Spark DataFrame is validated where it lives, by GX's Spark datasource
+    source = context.data_sources.add_spark(name) if on_spark else context.data_sources.add_pandas(name)
+    definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+    if on_spark:
+        expectations = [_for_spark(e) for e in expectations]
     suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
     if index_column:
         result_format["unexpected_index_column_names"] = [index_column]
     per_frame, rows = [], 0
-    for frame in frames:
+    for frame in itertools.chain([first], frames):
+        n = frame.count() if on_spark else len(frame)
         result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
-        checks = [{**_summarise(r.to_json_dict(), index_column), "_rows": len(frame)} for r in result.results]
+        checks = [{**_summarise(r.to_json_dict(), index_column), "_rows": n} for r in result.results]
         per_frame.append(sorted(checks, key=_check_key))
-        rows += len(frame)
+        rows += n
     checks = [_merge(parts) for parts in zip(*per_frame)] if len(per_frame) > 1 else per_frame[0]
     if len(per_frame) > 1:
         for column, (unexpected, examples) in (corpus_wide or {}).items():
@@ -65,6 +74,22 @@ def run_suite_batches(name: str, frames, expectations: list, index_column: str |
         c.pop("_rows", None)
     return {"suite": name, "success": all(c["success"] for c in checks), "rows": rows,
             "failed": sum(not c["success"] for c in checks), "checks": checks}
+
+
+def is_spark(frame) -> bool:
+    return type(frame).__module__.startswith("pyspark.")
+
+
+# Type names of expect_column_values_to_be_of_type as pandas knows them, and as Spark does. The suites use
+# pandas' names; on Spark they are translated there and back, so both engines write the same report.
+SPARK_TYPES = {"str": "StringType", "int64": "LongType", "bool": "BooleanType", "float64": "DoubleType"}
+PANDAS_TYPES = {v: k for k, v in SPARK_TYPES.items()}
+
+
+def _for_spark(expectation):
+    if getattr(expectation, "type_", None) in SPARK_TYPES:
+        return expectation.copy(update={"type_": SPARK_TYPES[expectation.type_]})
+    return expectation
 
 
 def _check_key(c: dict):
@@ -136,10 +161,13 @@ def _set_corpus_wide(checks: list[dict], column: str, unexpected: int, examples:
 def _summarise(r: dict, index_column: str | None) -> dict:
     config, res = r["expectation_config"], r.get("result") or {}
     kwargs = {k: v for k, v in config["kwargs"].items() if k not in ("batch_id", "result_format")}
+    if kwargs.get("type_") in PANDAS_TYPES:  # a Spark type name, back to the suite's own
+        kwargs["type_"] = PANDAS_TYPES[kwargs["type_"]]
     check = {"expectation": config["type"], "column": kwargs.pop("column", None), "kwargs": kwargs,
              "success": bool(r["success"])}
     if "observed_value" in res:
-        check["observed"] = res["observed_value"]
+        check["observed"] = PANDAS_TYPES.get(res["observed_value"], res["observed_value"]) if "type_" in kwargs \
+            else res["observed_value"]
     if "element_count" in res:  # rows a count or a mean is over: for combining checks of several frames
         check["_counted"] = res["element_count"] - (res.get("missing_count") or 0)
     if "unexpected_count" in res:
@@ -148,10 +176,17 @@ def _summarise(r: dict, index_column: str | None) -> dict:
     if not r["success"]:
         rows = res.get("partial_unexpected_index_list") or []
         values = res.get("partial_unexpected_list") or []
-        check["examples"] = [_shorten(x) for x in (rows or values)[:EXAMPLES]]
+        check["examples"] = [_shorten(_index_last(x, index_column)) for x in (rows or values)[:EXAMPLES]]
     if r.get("exception_info", {}).get("raised_exception"):
         check["error"] = r["exception_info"]["exception_message"]
     return check
+
+
+def _index_last(example, index_column: str | None):
+    """{'label': 7, 'id': 'r5'}: the value, then the row's id (GX on pandas gives this order, on Spark the other)."""
+    if isinstance(example, dict) and index_column in example:
+        return {**{k: v for k, v in example.items() if k != index_column}, index_column: example[index_column]}
+    return example
 
 
 def _shorten(value, limit: int = 80):

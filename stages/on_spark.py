@@ -1,0 +1,198 @@
+"""The data stages on Apache Spark (`engine.name: spark`): a second runner of the same batch functions.
+
+Each function here is what a stage's `main` calls instead of its local loop. The work per batch is done by
+the very functions the local engine uses (`tokenize`, `ids_of_tokens`, `pad_ragged`, `review_checks_frame`,
+`rows_frame`, `review_rows`), applied by Spark with `mapInArrow`; what spans the corpus (the vocabulary, texts
+in both splits, class counts) is a Spark aggregation; Great Expectations validates Spark DataFrames with its
+Spark datasource. Results return to the driver in order and are written by the local engine's writers, so
+the outputs are byte for byte the local engine's (tests/test_spark.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from stages.lib.spark import array_bytes, bytes_array, ordered_rows, single_batch, spark_session, task_frame
+
+
+# --- tokenize -------------------------------------------------------------------------------------------------
+
+def tokenize_splits(params: dict, raw_dir: Path, splits: dict) -> tuple[list[str], np.ndarray]:
+    """Fill the SplitCodes of every split with vocabulary ids; return (vocabulary, id of each code: identity)."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from stages.lib.text import OOV, PAD
+
+    session = spark_session(params, "tokenize")
+    reviews = session.read.parquet(str(raw_dir / "reviews.parquet")).select("text", "label", "split")
+    ood = session.read.parquet(str(raw_dir / "ood.parquet")).select("text", "label").withColumn("split", F.lit("ood"))
+    tokens = reviews.unionByName(ood).mapInArrow(_tokenize_batches, "split string, label long, tokens array<string>")
+    tokens = tokens.persist(StorageLevel.MEMORY_AND_DISK)  # tokenized once, read by both passes
+    # The vocabulary: training tokens by count, equal counts in code-point order (Spark compares strings as
+    # UTF-8 bytes, which is code-point order), as vocabulary_from_counts does.
+    top = (tokens.filter(F.col("split") == "train").select(F.explode("tokens").alias("token"))
+           .groupBy("token").count().orderBy(F.desc("count"), F.asc("token"))
+           .limit(params["tokenize"]["vocab_size"] - 2).collect())
+    vocabulary = [PAD, OOV] + [row.token for row in top]
+    shared = session.sparkContext.broadcast(vocabulary)
+    ids = tokens.mapInArrow(lambda batches: _ids_batches(batches, shared.value),
+                            "split string, ids binary, offsets binary, labels binary")
+    for row in ordered_rows(ids):
+        splits[row.split].append(bytes_array(row.ids), bytes_array(row.offsets), bytes_array(row.labels))
+    tokens.unpersist()
+    return vocabulary, np.arange(len(vocabulary), dtype=np.int32)
+
+
+def _tokenize_batches(batches):
+    import pyarrow as pa
+
+    from stages.lib.text import tokenize
+
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays([batch.column("split"), batch.column("label"), tokenize(batch.column("text"))],
+                                         names=["split", "label", "tokens"])
+
+
+def _ids_batches(batches, vocabulary: list[str]):
+    import pyarrow.compute as pc
+
+    from stages.lib.text import ids_of_tokens
+
+    for batch in batches:
+        split = batch.column("split")
+        for name in pc.unique(split).to_pylist():  # each split's reviews keep their order
+            part = batch.filter(pc.equal(split, name))
+            ids, offsets = ids_of_tokens(part.column("tokens"), vocabulary)
+            labels = part.column("label").to_numpy()
+            yield single_batch({"split": name, "ids": array_bytes(ids), "offsets": array_bytes(offsets),
+                                "labels": array_bytes(labels)})
+
+
+# --- pad ------------------------------------------------------------------------------------------------------
+
+def pad_split(params: dict, session, in_dir: Path, split: str, n: int, x_writer, y_writer, rows: int) -> None:
+    """Pad one split's blocks on Spark (each task reads its block from in_dir) and write them in order."""
+    from stages.lib.ragged import block_ranges
+
+    tasks = block_ranges(n, rows)
+    if not tasks:
+        return
+    folder, maxlen, cfg = str(Path(in_dir).resolve()), params["maxlen"], params["pad"]
+
+    def pad_blocks(batches):
+        from stages.lib.ragged import ragged_block
+        from stages.pad import pad_ragged
+
+        for batch in batches:
+            for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
+                ids, offsets, labels = ragged_block(folder, split, start, stop)
+                x = pad_ragged(ids, offsets, maxlen, cfg["padding"], cfg["truncating"])
+                yield single_batch({"x": array_bytes(x), "y": array_bytes(labels)})
+
+    frame = task_frame(session, tasks, "start long, stop long").mapInArrow(pad_blocks, "x binary, y binary")
+    for row in ordered_rows(frame):
+        x_writer.write(bytes_array(row.x))
+        y_writer.write(bytes_array(row.y))
+
+
+# --- validate_features ----------------------------------------------------------------------------------------
+
+ROWS_SCHEMA = "row long, min_id int, max_id int, length long, label long, all_padding long"
+
+
+def padded_rows_frame(session, x_path: Path, y_path: Path, rows: int):
+    """The padded split's check frame (validate_features.rows_frame of every block) as a Spark DataFrame."""
+    from stages.lib.arrays import npy_rows
+    from stages.lib.ragged import block_ranges
+
+    x_path, y_path = str(Path(x_path).resolve()), str(Path(y_path).resolve())
+    tasks = block_ranges(npy_rows(x_path), rows)
+    if not tasks:
+        return session.createDataFrame([], ROWS_SCHEMA)
+
+    def check_rows(batches):
+        import pyarrow as pa
+
+        from stages.lib.arrays import read_rows
+        from stages.validate_features import rows_frame
+
+        for batch in batches:
+            for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
+                frame = rows_frame(read_rows(x_path, start, stop), read_rows(y_path, start, stop), start)
+                yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
+    return task_frame(session, tasks, "start long, stop long").mapInArrow(check_rows, ROWS_SCHEMA)
+
+
+# --- validate_raw ---------------------------------------------------------------------------------------------
+
+def raw_frames(params: dict, raw_dir: Path):
+    """(session, reviews, ood) of data/raw as Spark DataFrames."""
+    session = spark_session(params, "validate_raw")
+    read = lambda name: session.read.parquet(str(Path(raw_dir).resolve() / name))  # noqa: E731
+    return session, read("reviews.parquet"), read("ood.parquet")
+
+
+def corpus_facts(reviews):
+    """validate_raw.CorpusFacts of the reviews from Spark aggregations: rows per split and class, and the
+    hashes of texts found in more than one split (the same 64-bit hashes as the local engine's)."""
+    from pyspark.sql import functions as F
+
+    from stages.validate_raw import CorpusFacts
+
+    facts = CorpusFacts()
+    for row in reviews.groupBy("split", "label").count().collect():
+        facts.by_split_and_label[(row.split, row.label)] = row["count"]
+    hashed = reviews.filter(F.col("text").isNotNull()).mapInArrow(_text_hashes, "hash long, split string")
+    both = hashed.groupBy("hash").agg(F.countDistinct("split").alias("splits")).filter("splits > 1").collect()
+    return facts, np.array([row.hash for row in both], np.int64).view(np.uint64)
+
+
+def _text_hashes(batches):
+    import pyarrow as pa
+
+    from stages.lib.arrays import hashes_of
+
+    for batch in batches:
+        frame = batch.to_pandas()
+        yield pa.RecordBatch.from_pydict({"hash": hashes_of(frame["text"]).view(np.int64),
+                                          "split": frame["split"].to_numpy(dtype=object)})
+
+
+def review_checks(reviews, texts_in_both: np.ndarray):
+    """validate_raw.review_checks_frame of every batch, as a Spark DataFrame for Great Expectations."""
+    from pyspark.sql.types import BooleanType, LongType, StructField, StructType
+
+    schema = StructType(reviews.schema.fields + [StructField("text_chars", LongType()),
+                                                 StructField("text_is_blank", BooleanType()),
+                                                 StructField("text_in_train_and_test", BooleanType())])
+
+    def checks(batches):
+        import pyarrow as pa
+
+        from stages.validate_raw import review_checks_frame
+
+        for batch in batches:
+            frame = review_checks_frame(batch.to_pandas(), texts_in_both)
+            yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
+    return reviews.mapInArrow(checks, schema)
+
+
+def ood_checks(ood):
+    """The out-of-domain reviews with validate_raw's blank-text column, as a Spark DataFrame."""
+    from pyspark.sql.types import BooleanType, StructField, StructType
+
+    return ood.mapInArrow(_ood_checks, StructType(ood.schema.fields + [StructField("text_is_blank", BooleanType())]))
+
+
+def _ood_checks(batches):
+    import pyarrow as pa
+
+    from stages.validate_raw import blank_texts
+
+    for batch in batches:
+        frame = batch.to_pandas()
+        yield pa.RecordBatch.from_pandas(frame.assign(text_is_blank=blank_texts(frame["text"])), preserve_index=False)
