@@ -29,7 +29,8 @@ from stages.lib.arrays import hashes_of
 from stages.lib.fetch import DownloadError, fetch
 from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
 from stages.lib.glove import GloveFormatError, read_glove_text
-from stages.lib.local_files import SourceError, check_file, iter_local_reviews, parse_labels
+from stages.lib.local_files import (FORMATS, SourceError, check_file, format_suffix, iter_local_reviews,
+                                    parse_labels)
 from stages.lib.params import load_params
 
 RAW_DIR = Path("data/raw")
@@ -109,15 +110,22 @@ def no_ood_reviews() -> pd.DataFrame:
                          "label": pd.Series([], dtype="int64")})
 
 
-def _read_imdb_folder(root: Path) -> pd.DataFrame:
-    rows = []
+def imdb_files(root: Path) -> list[tuple[str, str, int, str]]:
+    """(id, path, label, split) of every labelled review of an extracted aclImdb tree, in the order written."""
+    entries = []
     for split in ("train", "test"):
         for polarity, label in (("neg", 0), ("pos", 1)):
             folder = root / "aclImdb" / split / polarity
             files = sorted(folder.glob("*.txt"), key=lambda p: int(p.stem.split("_")[0]))
             if not files:
                 raise SourceError(f"{folder}: no reviews found (is this the aclImdb_v1 layout?)")
-            rows += [(f"{split}/{polarity}/{p.stem}", p.read_text(encoding="utf-8"), label, split) for p in files]
+            entries += [(f"{split}/{polarity}/{p.stem}", str(p), label, split) for p in files]
+    return entries
+
+
+def read_imdb_files(entries: list[tuple[str, str, int, str]]) -> pd.DataFrame:
+    """The reviews of imdb_files entries: id, text, label, split."""
+    rows = [(id_, Path(path).read_text(encoding="utf-8"), label, split) for id_, path, label, split in entries]
     return pd.DataFrame(rows, columns=["id", "text", "label", "split"])
 
 
@@ -145,7 +153,11 @@ def from_stanford(params: dict):
     if not (glove_dir / glove_member).exists():
         raise SourceError(f"{glove_archive}: has no member {glove_member}")
 
-    reviews = _read_imdb_folder(imdb_dir)
+    if params["engine"]["name"] == "spark":  # the 50,000 files are read by Spark tasks, a slice each
+        from stages.on_spark import read_imdb_on_spark
+        reviews = read_imdb_on_spark(params, imdb_files(imdb_dir.resolve()))
+    else:
+        reviews = read_imdb_files(imdb_files(imdb_dir))
     words, vectors = read_glove_text(glove_dir / glove_member, dim)
     inputs = {"reviews": {"url": cfg["imdb_url"], "sha256": cfg["imdb_sha256"]},
               "glove": {"url": cfg["glove_url"], "sha256": cfg["glove_sha256"], "member": glove_member}}
@@ -159,7 +171,11 @@ def from_local(params: dict):
     reviews_path = Path(cfg["reviews"])
     first = next(iter_local_reviews(reviews_path))  # refuse a file without the needed columns now, not later
     inputs = {"reviews": {"path": str(reviews_path), "sha256": sha256_file(reviews_path)}}
-    is_test = None if "split" in first.columns else carve_local_split(reviews_path, params)
+    reader = LocalReviews(reviews_path)
+    if params["engine"]["name"] == "spark" and FORMATS.get(format_suffix(reviews_path)) == "Parquet":
+        from stages.on_spark import LocalParquetOnSpark
+        reader = LocalParquetOnSpark(params, reviews_path)
+    is_test = None if "split" in first.columns else carve_local_split(reader.hashes_and_labels(), params)
     if cfg["glove"] is None:  # your reviews with the packaged GloVe 6B 50d
         words, vectors, packaged = packaged_glove()
         inputs.update(packaged)
@@ -168,32 +184,55 @@ def from_local(params: dict):
         check_file(glove_path, "data.local.glove")
         words, vectors = read_glove_text(glove_path, params["data"]["glove_dim"])
         inputs["glove"] = {"path": str(glove_path), "sha256": sha256_file(glove_path)}
-    return local_review_chunks(reviews_path, is_test), no_ood_reviews(), words, vectors, inputs
+    return reader.chunks(is_test), no_ood_reviews(), words, vectors, inputs
 
 
-def carve_local_split(path: Path, params: dict) -> np.ndarray:
-    """A file without a split column: test or not, per row. Texts are grouped by a 64-bit hash, so only the
-    hashes and labels of the whole file are held (16 bytes a review), never its texts."""
-    keys, labels = [], []
-    for chunk in iter_local_reviews(path):
-        keys.append(hashes_of(chunk["text"].fillna("")))
-        labels.append(parse_labels(chunk["label"], path, chunk.attrs["first_row"]).to_numpy())
+class LocalReviews:
+    """The reviews file read chunk by chunk in this process (engine.name local; with Spark, CSV, TSV and JSON
+    Lines too: they cannot be split without parsing them from the start, as a quoted text may hold line breaks)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def hashes_and_labels(self):
+        return (hashes_and_labels(chunk, self.path) for chunk in iter_local_reviews(self.path))
+
+    def chunks(self, is_test: np.ndarray | None):
+        return local_review_chunks(self.path, is_test)
+
+
+def hashes_and_labels(chunk: pd.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """What carving a split needs of a chunk: its texts' 64-bit hashes and its parsed labels."""
+    labels = parse_labels(chunk["label"], path, chunk.attrs["first_row"]).to_numpy()
+    return hashes_of(chunk["text"].fillna("")), labels
+
+
+def carve_local_split(pairs, params: dict) -> np.ndarray:
+    """A file without a split column: test or not, per row. pairs: (text hashes, labels) of its chunks in order.
+    Texts are grouped by a 64-bit hash, so only the hashes and labels of the whole file are held (16 bytes a
+    review), never its texts."""
+    keys, labels = zip(*pairs)
     split = carve_test_split(pd.Series(np.concatenate(keys)), pd.Series(np.concatenate(labels)),
                              params["data"]["test_size"], params["seed"])
     return split == "test"
 
 
+def review_rows(chunk: pd.DataFrame, path: Path, is_test: np.ndarray | None) -> pd.DataFrame:
+    """A checked chunk of the reviews file as rows of reviews.parquet: id, text, label, split."""
+    start = chunk.attrs["first_row"]
+    labels = parse_labels(chunk["label"], path, start)
+    if is_test is None:
+        split = chunk["split"].astype("string")
+    else:
+        split = np.where(is_test[start:start + len(chunk)], "test", "train")
+    # Ids are row numbers of the file (local-000001 is its first review), so a report points at the row.
+    return pd.DataFrame({"id": [f"local-{i:06d}" for i in range(start + 1, start + len(chunk) + 1)],
+                         "text": chunk["text"], "label": labels, "split": split})
+
+
 def local_review_chunks(path: Path, is_test: np.ndarray | None):
     for chunk in iter_local_reviews(path):
-        start = chunk.attrs["first_row"]
-        labels = parse_labels(chunk["label"], path, start)
-        if is_test is None:
-            split = chunk["split"].astype("string")
-        else:
-            split = np.where(is_test[start:start + len(chunk)], "test", "train")
-        # Ids are row numbers of the file (local-000001 is its first review), so a report points at the row.
-        yield pd.DataFrame({"id": [f"local-{i:06d}" for i in range(start + 1, start + len(chunk) + 1)],
-                            "text": chunk["text"], "label": labels, "split": split})
+        yield review_rows(chunk, path, is_test)
 
 
 SOURCES = {"pypi": from_pypi, "stanford": from_stanford, "local": from_local}
@@ -244,11 +283,15 @@ def build_manifest(source: str, inputs: dict, reviews, ood, words: list[str], ve
 
 
 def write_table(path: Path, frames, schema: pa.Schema) -> Tally:
-    """Write a DataFrame, or DataFrames one after another, as one Parquet file; returns their counts."""
+    """Write a DataFrame, or DataFrames one after another, as one Parquet file; returns their counts.
+    An Arrow table stands for a DataFrame already converted (the Spark engine's tasks convert them)."""
     tally, writer = Tally(), None
     try:
-        for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
-            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        for frame in [frames] if isinstance(frames, (pd.DataFrame, pa.Table)) else frames:
+            if isinstance(frame, pa.Table):
+                table, frame = frame, frame.select([c for c in ("split", "label") if c in schema.names]).to_pandas()
+            else:
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             # The first table's schema, pandas metadata included: one frame gives pq.write_table's bytes.
             writer = writer or pq.ParquetWriter(path, table.schema)
             writer.write_table(table)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib.spark import array_bytes, bytes_array, ordered_rows, single_batch, spark_session, task_frame
+from stages.lib.spark import (array_bytes, bytes_array, bytes_table, ordered_rows, single_batch, spark_session,
+                              table_bytes, task_frame, user_error)
 
 
 # --- tokenize -------------------------------------------------------------------------------------------------
@@ -196,3 +197,96 @@ def _ood_checks(batches):
     for batch in batches:
         frame = batch.to_pandas()
         yield pa.RecordBatch.from_pandas(frame.assign(text_is_blank=blank_texts(frame["text"])), preserve_index=False)
+
+
+# --- download -------------------------------------------------------------------------------------------------
+
+class LocalParquetOnSpark:
+    """download.LocalReviews for a Parquet file with engine.name spark: each Spark task reads a range of rows
+    (local_files.parquet_rows) and applies the local engine's functions to it (checked_chunk, hashes_and_labels,
+    review_rows). Ranges are the local engine's chunks, so the written file is the same, byte for byte."""
+
+    def __init__(self, params: dict, path: Path):
+        from stages.lib.arrays import open_parquet
+        from stages.lib.local_files import CHUNK_ROWS
+        from stages.lib.ragged import block_ranges
+
+        self.path = Path(path).resolve()
+        self.shown = Path(path)  # as the user named it, for messages
+        self.session = spark_session(params, "download")
+        self.tasks = block_ranges(open_parquet(self.path).metadata.num_rows, CHUNK_ROWS)
+
+    def _run(self, work, schema: str):
+        from stages.lib.local_files import SourceError
+
+        frame = task_frame(self.session, self.tasks, "start long, stop long").mapInArrow(work, schema)
+        try:
+            yield from ordered_rows(frame)
+        except Exception as e:  # a SourceError raised in a task arrives wrapped in Spark's own exception
+            mine = user_error(e, SourceError)
+            if mine is None:
+                raise
+            raise mine from None
+
+    def _chunks(self):
+        path, shown = self.path, self.shown
+
+        def read(batches):
+            from stages.lib.local_files import checked_chunk, parquet_rows
+
+            for batch in batches:
+                for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
+                    yield start, checked_chunk(parquet_rows(path, start, stop), shown, start)
+        return read
+
+    def hashes_and_labels(self):
+        chunks, shown = self._chunks(), self.shown
+
+        def work(batches):
+            from stages.download import hashes_and_labels
+
+            for _, chunk in chunks(batches):
+                keys, labels = hashes_and_labels(chunk, shown)
+                yield single_batch({"keys": array_bytes(keys), "labels": array_bytes(labels)})
+        return [(bytes_array(r.keys), bytes_array(r.labels)) for r in self._run(work, "keys binary, labels binary")]
+
+    def chunks(self, is_test: np.ndarray | None):
+        """Arrow tables of reviews.parquet's rows in file order: download.local_review_chunks' frames, converted
+        by the tasks as download.write_table would (so with the same pandas metadata)."""
+        chunks, shown = self._chunks(), self.shown
+        shared = self.session.sparkContext.broadcast(is_test)
+
+        def work(batches):
+            import pyarrow as pa
+
+            from stages.download import REVIEW_SCHEMA, review_rows
+
+            for _, chunk in chunks(batches):
+                rows = review_rows(chunk, shown, shared.value)
+                yield single_batch({"table": table_bytes(pa.Table.from_pandas(rows, schema=REVIEW_SCHEMA,
+                                                                              preserve_index=False))})
+        for row in self._run(work, "table binary"):
+            yield bytes_table(row.table)
+
+
+def read_imdb_on_spark(params: dict, entries: list[tuple], files_per_task: int = 2500):
+    """download.read_imdb_files on Spark: each task reads a slice of the review files; returns one Arrow table
+    (converted by the tasks as download.write_table converts the local engine's DataFrame)."""
+    import pyarrow as pa
+
+    session = spark_session(params, "download")
+    tasks = [(start, min(start + files_per_task, len(entries))) for start in range(0, len(entries), files_per_task)]
+    shared = session.sparkContext.broadcast(entries)
+
+    def work(batches):
+        import pyarrow as pa
+
+        from stages.download import REVIEW_SCHEMA, read_imdb_files
+
+        for batch in batches:
+            for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
+                frame = read_imdb_files(shared.value[start:stop])
+                yield single_batch({"table": table_bytes(pa.Table.from_pandas(frame, schema=REVIEW_SCHEMA,
+                                                                              preserve_index=False))})
+    frame = task_frame(session, tasks, "start long, stop long").mapInArrow(work, "table binary")
+    return pa.concat_tables([bytes_table(row.table) for row in ordered_rows(frame)])

@@ -101,19 +101,40 @@ def iter_local_reviews(path: Path, rows: int = CHUNK_ROWS):
     as strings (nulls kept: validate_raw names them). Row numbers in messages count from the file's start."""
     total = 0
     for chunk in read_chunks(path, "data.local.reviews", rows):
-        missing = [c for c in ("text", "label") if c not in chunk.columns]
-        if missing:
-            found = ", ".join(map(str, chunk.columns)) or "none"
-            raise SourceError(f"{path}: missing column(s) {', '.join(missing)}; expected text, label and optional "
-                              f"split (found: {found})")
-        chunk = chunk.reset_index(drop=True)
-        if len(chunk) == 0 and total == 0:
-            raise SourceError(f"{path}: no reviews, only a header; expected one review per row")
-        text = chunk["text"]
-        chunk["text"] = text.where(text.isna(), text.astype(str)).astype("string")
-        chunk.attrs["first_row"] = total
+        chunk = checked_chunk(chunk, path, total)
         total += len(chunk)
         yield chunk
+
+
+def checked_chunk(chunk: pd.DataFrame, path: Path, first_row: int) -> pd.DataFrame:
+    """A chunk of the reviews file whose first row is row `first_row` (from 0): columns checked, texts as strings."""
+    missing = [c for c in ("text", "label") if c not in chunk.columns]
+    if missing:
+        found = ", ".join(map(str, chunk.columns)) or "none"
+        raise SourceError(f"{path}: missing column(s) {', '.join(missing)}; expected text, label and optional "
+                          f"split (found: {found})")
+    chunk = chunk.reset_index(drop=True)
+    if len(chunk) == 0 and first_row == 0:
+        raise SourceError(f"{path}: no reviews, only a header; expected one review per row")
+    text = chunk["text"]
+    chunk["text"] = text.where(text.isna(), text.astype(str)).astype("string")
+    chunk.attrs["first_row"] = first_row
+    return chunk
+
+
+def parquet_rows(path: Path, start: int, stop: int) -> pd.DataFrame:
+    """Rows start..stop-1 of a Parquet file, reading only the row groups that hold them (a Spark task's share)."""
+    file = open_parquet(path)
+    groups, first, at = [], None, 0
+    for i in range(file.metadata.num_row_groups):
+        n = file.metadata.row_group(i).num_rows
+        if at < stop and at + n > start:
+            groups.append(i)
+            first = at if first is None else first
+        at += n
+    if not groups:
+        return file.schema_arrow.empty_table().to_pandas()
+    return file.read_row_groups(groups).slice(start - first, stop - start).to_pandas()
 
 
 def _where(rows: np.ndarray, path: Path) -> str:

