@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test browser bench bench-scale report compare plots example seeds clean-venv
+.PHONY: setup setup-spark repro test browser bench bench-scale bench-scale-spark report compare plots example seeds clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -49,6 +49,11 @@ bench: $(STAMP)
 FACTORS ?= 1 4 10 40
 bench-scale: $(STAMP)
 	$(BIN)/python -m benchmarks.scale --factors $(FACTORS)
+
+# The data stages on the local engine and on Spark (local[2]), corpora 1, 4 and 10 times IMDB: time, memory, same bytes
+SPARK_FACTORS ?= 1 4 10
+bench-scale-spark: setup-spark
+	$(BIN)/python -m benchmarks.scale --engine spark --factors $(SPARK_FACTORS)
 
 # Markdown report comparing the workspace with BASE (metrics, params, validation, plots): make report BASE=main
 BASE ?= main

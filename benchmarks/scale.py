@@ -10,6 +10,14 @@ Each stage runs alone as `python -m stages <stage>` in a scratch project per N, 
 `--epochs` epochs (no early stopping). Peak memory is the stage process's maximum resident set size (Linux
 ru_maxrss from wait4), so it includes the Python, pandas, TensorFlow and Great Expectations runtimes.
 
+    python -m benchmarks.scale --engine spark --factors 1 4 10   # the data stages on both engines
+
+With `--engine spark` only the data stages run (download, validate_raw, tokenize, pad, embed, validate_features;
+embed has no Spark runner), each N on both engines, local and spark (`engine.spark.master: local[2]`), in the
+same run. Peak memory is then the largest sum of resident memory of the stage's process and all its
+descendants (Spark's JVM and Python workers), sampled every 0.1 s, for both engines alike. The outputs of the
+two engines are compared file by file (SHA-256). Figures go to reports/scale_spark.json.
+
 Targets (issue 11): at 40x no stage above 2 GB, and each stage's time at most 1.2 x N times its 1x time.
 `baseline` is left out: scikit-learn's TF-IDF holds the whole corpus in memory (see the README).
 The figures go to the terminal and to reports/scale.json, which the README's table is generated from.
@@ -87,19 +95,45 @@ def project(work: Path, factor: int, epochs: int, reviews) -> Path:
     return root
 
 
-def run_stage(stage: str, cwd: Path) -> tuple[float, float]:
-    """Run one stage as its own process; returns (wall seconds, peak resident memory in GB) of that process."""
+def run_stage(stage: str, cwd: Path, tree: bool = False) -> tuple[float, float]:
+    """Run one stage as its own process; returns (wall seconds, peak resident memory in GB) of that process,
+    or with `tree` of it and its descendants together (sampled)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
     with open(cwd / f"{stage}.log", "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "stages", stage], cwd=cwd, env=env, stdout=log, stderr=log)
+        tree_peak = peak_of_tree(process) if tree else 0.0
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         tail = (cwd / f"{stage}.log").read_text()[-3000:]
         sys.exit(f"bench-scale: stage {stage} failed in {cwd} (exit {process.returncode}):\n{tail}")
-    return seconds, usage.ru_maxrss / 1024 ** 2  # ru_maxrss is in KiB on Linux
+    own = usage.ru_maxrss / 1024 ** 2  # ru_maxrss is in KiB on Linux
+    return seconds, max(own, tree_peak) if tree else own
+
+
+def peak_of_tree(process: subprocess.Popen, every: float = 0.1) -> float:
+    """The largest sum of resident memory (GB) of a running process and its descendants, until it exits."""
+    import psutil
+
+    root, peak = psutil.Process(process.pid), 0
+    while True:
+        try:
+            if root.status() == psutil.STATUS_ZOMBIE:
+                break
+            members = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        total = 0
+        for member in members:
+            try:
+                total += member.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        peak = max(peak, total)
+        time.sleep(every)
+    return peak / 1024 ** 3
 
 
 def ratios(runs: dict) -> dict:
@@ -137,15 +171,88 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+SPARK_STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features"]
+
+
+def output_hashes(root: Path) -> dict[str, str]:
+    """SHA-256 of every file the data stages wrote (data/ but the input, and reports/)."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in ("data", "reports") for p in sorted((root / folder).rglob("*"))
+            if p.is_file() and "external" not in p.parts}
+
+
+def compare_engines(args, reviews) -> None:
+    """The data stages of each corpus on the local engine, then on Spark; times, peaks and same outputs."""
+    factors = sorted(set(args.factors) | {1})
+    results = {}
+    for factor in factors:
+        local = project(args.work, factor, args.epochs, reviews)
+        spark = args.work / f"x{factor}-spark"
+        (spark / "data/external").mkdir(parents=True, exist_ok=True)
+        corpus = spark / "data/external/reviews.parquet"
+        if not corpus.exists():
+            os.link(local / "data/external/reviews.parquet", corpus)
+        params = yaml.safe_load((local / "params.yaml").read_text())
+        params["engine"] = {"name": "spark", "spark": {"master": "local[2]", "conf": {}}}
+        (spark / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        rows = {}
+        for stage in SPARK_STAGES:
+            rows[stage] = {}
+            for engine, root in (("local", local), ("spark", spark)):
+                seconds, gb = run_stage(stage, root, tree=True)
+                rows[stage][engine] = {"seconds": round(seconds, 2), "peak_gb": round(gb, 3)}
+                print(f"{factor}x ({factor * len(reviews):,} reviews) {stage} on {engine}: {seconds:.1f} s, "
+                      f"{gb:.2f} GB", flush=True)
+            rows[stage]["time_ratio"] = round(rows[stage]["spark"]["seconds"] / rows[stage]["local"]["seconds"], 2)
+        a, b = output_hashes(local), output_hashes(spark)
+        different = sorted(name for name in set(a) | set(b) if a.get(name) != b.get(name))
+        results[str(factor)] = {"stages": rows, "files_compared": len(a), "different_files": different}
+        print(f"{factor}x: {len(a)} output files, {'all identical' if not different else f'DIFFERENT: {different}'}")
+    report = {"command": f"python -m benchmarks.scale --engine spark --factors {' '.join(map(str, factors))}",
+              "reviews_per_copy": len(reviews), "cpus": os.cpu_count(), "master": "local[2]", "factors": results,
+              "identical": all(not r["different_files"] for r in results.values())}
+    out = args.out if args.out != REPO / "reports/scale.json" else REPO / "reports/scale_spark.json"
+    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(engine_table(results))
+    print(f"outputs of both engines {'identical' if report['identical'] else 'NOT identical'} -> {out}")
+
+
+def engine_table(results: dict) -> str:
+    factors = sorted(results, key=int)
+    head = "| stage | " + " | ".join(f"{f}x local: s / GB | {f}x Spark: s / GB (time ratio)" for f in factors) + " |"
+    lines = [head, "|" + " --- |" * (2 * len(factors) + 1)]
+    for stage in SPARK_STAGES:
+        cells = []
+        for f in factors:
+            r = results[f]["stages"][stage]
+            cells += [f"{r['local']['seconds']:.1f} / {r['local']['peak_gb']:.2f}",
+                      f"{r['spark']['seconds']:.1f} / {r['spark']['peak_gb']:.2f} ({r['time_ratio']:.1f}x)"]
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    totals = []
+    for f in factors:
+        rows = results[f]["stages"].values()
+        local, spark = (sum(r[e]["seconds"] for r in rows) for e in ("local", "spark"))
+        totals += [f"{local:.1f}", f"{spark:.1f} ({spark / local:.1f}x)"]
+    lines.append("| all | " + " | ".join(totals) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 10, 40], help="corpus sizes, in copies")
     parser.add_argument("--epochs", type=int, default=1, help="training epochs (no early stopping)")
+    parser.add_argument("--engine", choices=["local", "spark"], default="local",
+                        help="spark: the data stages on both engines, compared (reports/scale_spark.json)")
     parser.add_argument("--work", type=Path, default=REPO / "benchmarks/.scale", help="scratch projects (git-ignored)")
     parser.add_argument("--out", type=Path, default=REPO / "reports/scale.json")
     args = parser.parse_args(argv)
     factors = sorted(set(args.factors) | {1})
     reviews = base_reviews(args.work)
+    if args.engine == "spark":
+        compare_engines(args, reviews)
+        return
     runs = {}
     for factor in factors:
         root = project(args.work, factor, args.epochs, reviews)
