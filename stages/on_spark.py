@@ -17,6 +17,14 @@ from stages.lib.spark import (array_bytes, bytes_array, bytes_table, ordered_row
                               table_bytes, task_frame, user_error)
 
 
+def kept(frame):
+    """A check frame computed once and kept (memory, else disk): Great Expectations runs a Spark job per metric,
+    and each would otherwise run the Python batch functions again."""
+    from pyspark import StorageLevel
+
+    return frame.persist(StorageLevel.MEMORY_AND_DISK)
+
+
 # --- tokenize -------------------------------------------------------------------------------------------------
 
 def tokenize_splits(params: dict, raw_dir: Path, splits: dict) -> tuple[list[str], np.ndarray]:
@@ -124,7 +132,7 @@ def padded_rows_frame(session, x_path: Path, y_path: Path, rows: int):
                 frame = rows_frame(read_rows(x_path, start, stop), read_rows(y_path, start, stop), start)
                 yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
 
-    return task_frame(session, tasks, "start long, stop long").mapInArrow(check_rows, ROWS_SCHEMA)
+    return kept(task_frame(session, tasks, "start long, stop long").mapInArrow(check_rows, ROWS_SCHEMA))
 
 
 # --- validate_raw ---------------------------------------------------------------------------------------------
@@ -179,14 +187,14 @@ def review_checks(reviews, texts_in_both: np.ndarray):
             frame = review_checks_frame(batch.to_pandas(), texts_in_both)
             yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
 
-    return reviews.mapInArrow(checks, schema)
+    return kept(reviews.mapInArrow(checks, schema))
 
 
 def ood_checks(ood):
     """The out-of-domain reviews with validate_raw's blank-text column, as a Spark DataFrame."""
     from pyspark.sql.types import BooleanType, StructField, StructType
 
-    return ood.mapInArrow(_ood_checks, StructType(ood.schema.fields + [StructField("text_is_blank", BooleanType())]))
+    return kept(ood.mapInArrow(_ood_checks, StructType(ood.schema.fields + [StructField("text_is_blank", BooleanType())])))
 
 
 def _ood_checks(batches):

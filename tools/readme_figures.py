@@ -138,8 +138,28 @@ def scale() -> str:
         f"fastest-growing time is {stage} at {factor}x, {worst_time:.2f} x N times its 1x time."])
 
 
+def scale_spark() -> str:
+    from benchmarks.scale import engine_table
+
+    t = load("reports/scale_spark.json")
+    largest = max(t["factors"], key=int)
+    rows = t["factors"][largest]["stages"].values()
+    local, spark = (sum(r[e]["seconds"] for r in rows) for e in ("local", "spark"))
+    files = sum(r["files_compared"] for r in t["factors"].values())
+    return "\n".join([
+        f"`{t['command']}` on {t['cpus']} cores, Spark master `{t['master']}`, {t['reviews_per_copy']:,} reviews per "
+        "copy; each cell is seconds / peak GB of the stage's process with all its descendants (Spark's JVM and "
+        "Python workers), and for Spark its time over the local engine's:", "",
+        engine_table(t["factors"]), "",
+        f"At {largest}x Spark took {spark:.0f} s against {local:.0f} s for the local engine ({spark / local:.1f} "
+        f"times as long). Outputs: {files} files compared over all sizes, "
+        + ("every one byte-identical between the engines." if t["identical"] else
+           "NOT all identical: " + "; ".join(f"{f}x: {', '.join(r['different_files'])}"
+                                             for f, r in t["factors"].items() if r["different_files"]))])
+
+
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times,
-          "scale": scale}
+          "scale": scale, "scale_spark": scale_spark}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 

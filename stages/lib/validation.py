@@ -25,7 +25,7 @@ def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: 
     show_rows: a small frame of observed figures (one row per split, say) is kept whole in the result, so
     reports and messages show the observed values, not only which rows failed.
     session: a SparkSession (engine.name spark): the frame is validated as a Spark DataFrame."""
-    checked = session.createDataFrame(frame) if session is not None else frame
+    checked = session.createDataFrame(frame).cache() if session is not None else frame  # one scan per metric
     out = run_suite_batches(name, [checked], expectations, index_column)
     if show_rows:
         out["observed_rows"] = frame.to_dict("records")
