@@ -174,13 +174,17 @@ def table(results: dict) -> str:
 SPARK_STAGES = ["download", "validate_raw", "tokenize", "pad", "embed", "validate_features"]
 
 
+DATA_OUTPUTS = ["data/raw", "data/interim", "data/processed", "reports/validation", "reports/tokenize.json",
+                "reports/embedding.json"]
+
+
 def output_hashes(root: Path) -> dict[str, str]:
-    """SHA-256 of every file the data stages wrote (data/ but the input, and reports/)."""
+    """SHA-256 of every file the data stages write (the outs of SPARK_STAGES in dvc.yaml)."""
     import hashlib
 
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for folder in ("data", "reports") for p in sorted((root / folder).rglob("*"))
-            if p.is_file() and "external" not in p.parts}
+    files = [p for out in DATA_OUTPUTS for p in ([root / out] if (root / out).is_file() else
+                                                  sorted((root / out).rglob("*"))) if p.is_file()]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def compare_engines(args, reviews) -> None:

@@ -29,12 +29,12 @@ def kept(frame):
 
 def tokenize_splits(params: dict, raw_dir: Path, splits: dict) -> tuple[list[str], np.ndarray]:
     """Fill the SplitCodes of every split with vocabulary ids; return (vocabulary, id of each code: identity)."""
+    session = spark_session(params, "tokenize")  # first: without pyspark, its message
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from stages.lib.text import OOV, PAD
 
-    session = spark_session(params, "tokenize")
     reviews = session.read.parquet(str(raw_dir / "reviews.parquet")).select("text", "label", "split")
     ood = session.read.parquet(str(raw_dir / "ood.parquet")).select("text", "label").withColumn("split", F.lit("ood"))
     tokens = reviews.unionByName(ood).mapInArrow(_tokenize_batches, "split string, label long, tokens array<string>")

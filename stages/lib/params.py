@@ -120,6 +120,19 @@ class IncreasingInts:
         return value
 
 
+class SparkMaster(Text):
+    """A Spark master URL: local, local[N], local[*], spark://host:port, yarn, k8s://..., mesos://..."""
+
+    PATTERN = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|yarn|(spark|k8s|mesos)://\S+")
+
+    def __call__(self, key: str, value: Any) -> Any:
+        super().__call__(key, value)
+        if not self.PATTERN.fullmatch(value):
+            raise ParamsError(f"{key}: expected a Spark master (local[N], local[*], spark://host:7077, yarn or "
+                              f"k8s://...), got {value!r}")
+        return value
+
+
 class Settings:
     """A mapping of setting names to plain values (text, numbers, true/false), such as Spark's configuration;
     null is an empty mapping."""
@@ -198,7 +211,7 @@ SCHEMA: dict = {
                          "C": Float(0.0, 1e6, open_lo=True)},
         "nbsvm": {"ngrams": Int(1, 5), "alpha": Float(0.0, 1e6, open_lo=True), "C": Float(0.0, 1e6, open_lo=True)},
     },
-    "engine": {"name": OneOf("local", "spark"), "spark": {"master": Text(), "conf": Settings()}},
+    "engine": {"name": OneOf("local", "spark"), "spark": {"master": SparkMaster(), "conf": Settings()}},
     "report": {"metric": Text(), "max_drop": Float(0.0, 1.0), "min_margin": Float(-1.0, 1.0)},
 }
 

@@ -11,8 +11,10 @@ node sees; the README's "Scaling out" says how.
 """
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -57,7 +59,12 @@ def spark_session(params: dict, app: str):
     builder = SparkSession.builder.master(cfg["master"]).appName(f"imdb-embeddings {app}")
     for key, value in {**DEFAULT_CONF, "spark.driver.extraJavaOptions": quiet, **cfg["conf"]}.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as e:  # a master that cannot be reached or parsed, a setting the JVM refuses
+        first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise SystemExit(f"engine.spark: Spark could not start a session with master {cfg['master']!r} and "
+                         f"conf {cfg['conf']}: {first}") from None
     session.sparkContext.setLogLevel("ERROR")
     _ship_code(session)
     return session
@@ -67,6 +74,7 @@ def _ship_code(session) -> None:
     """Send the `stages` package to the executors (a zip on their Python path), so a cluster runs this code."""
     package = Path(__file__).resolve().parents[1]
     folder = Path(tempfile.mkdtemp(prefix="stages-code-"))
+    atexit.register(shutil.rmtree, folder, True)
     archive = folder / "stages.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted(package.rglob("*.py")):
