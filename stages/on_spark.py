@@ -28,55 +28,61 @@ def kept(frame):
 # --- tokenize -------------------------------------------------------------------------------------------------
 
 def tokenize_splits(params: dict, raw_dir: Path, splits: dict) -> tuple[list[str], np.ndarray]:
-    """Fill the SplitCodes of every split with vocabulary ids; return (vocabulary, id of each code: identity)."""
+    """Fill the SplitCodes of every split with vocabulary ids; return (vocabulary, id of each code: identity).
+
+    Two passes over the reviews, both applying the pipeline's tokenizer on the executors: the first counts each
+    batch's training tokens (a few rows per distinct token, not one per token, so Spark's memory stays small)
+    and Spark adds the counts up; the second maps every review's tokens to the vocabulary's ids."""
     session = spark_session(params, "tokenize")  # first: without pyspark, its message
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from stages.lib.text import OOV, PAD
 
     reviews = session.read.parquet(str(raw_dir / "reviews.parquet")).select("text", "label", "split")
     ood = session.read.parquet(str(raw_dir / "ood.parquet")).select("text", "label").withColumn("split", F.lit("ood"))
-    tokens = reviews.unionByName(ood).mapInArrow(_tokenize_batches, "split string, label long, tokens array<string>")
-    tokens = tokens.persist(StorageLevel.MEMORY_AND_DISK)  # tokenized once, read by both passes
     # The vocabulary: training tokens by count, equal counts in code-point order (Spark compares strings as
     # UTF-8 bytes, which is code-point order), as vocabulary_from_counts does.
-    top = (tokens.filter(F.col("split") == "train").select(F.explode("tokens").alias("token"))
-           .groupBy("token").count().orderBy(F.desc("count"), F.asc("token"))
+    counts = reviews.filter(F.col("split") == "train").mapInArrow(_token_counts, "token string, n long")
+    top = (counts.groupBy("token").agg(F.sum("n").alias("count")).orderBy(F.desc("count"), F.asc("token"))
            .limit(params["tokenize"]["vocab_size"] - 2).collect())
     vocabulary = [PAD, OOV] + [row.token for row in top]
     shared = session.sparkContext.broadcast(vocabulary)
-    ids = tokens.mapInArrow(lambda batches: _ids_batches(batches, shared.value),
-                            "split string, ids binary, offsets binary, labels binary")
+    ids = reviews.unionByName(ood).mapInArrow(lambda batches: _ids_batches(batches, shared.value),
+                                              "split string, ids binary, offsets binary, labels binary")
     for row in ordered_rows(ids):
         splits[row.split].append(bytes_array(row.ids), bytes_array(row.offsets), bytes_array(row.labels))
-    tokens.unpersist()
     return vocabulary, np.arange(len(vocabulary), dtype=np.int32)
 
 
-def _tokenize_batches(batches):
-    import pyarrow as pa
+def _token_counts(batches):
+    import pyarrow.compute as pc
 
     from stages.lib.text import tokenize
 
     for batch in batches:
-        yield pa.RecordBatch.from_arrays([batch.column("split"), batch.column("label"), tokenize(batch.column("text"))],
-                                         names=["split", "label", "tokens"])
+        counts = pc.value_counts(pc.list_flatten(tokenize(batch.column("text"))))
+        yield pa_batch(token=counts.field("values"), n=pc.cast(counts.field("counts"), "int64"))
 
 
 def _ids_batches(batches, vocabulary: list[str]):
     import pyarrow.compute as pc
 
-    from stages.lib.text import ids_of_tokens
+    from stages.lib.text import ids_of_tokens, tokenize
 
     for batch in batches:
         split = batch.column("split")
         for name in pc.unique(split).to_pylist():  # each split's reviews keep their order
             part = batch.filter(pc.equal(split, name))
-            ids, offsets = ids_of_tokens(part.column("tokens"), vocabulary)
+            ids, offsets = ids_of_tokens(tokenize(part.column("text")), vocabulary)
             labels = part.column("label").to_numpy()
             yield single_batch({"split": name, "ids": array_bytes(ids), "offsets": array_bytes(offsets),
                                 "labels": array_bytes(labels)})
+
+
+def pa_batch(**columns):
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns))
 
 
 # --- pad ------------------------------------------------------------------------------------------------------
