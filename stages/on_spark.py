@@ -25,6 +25,14 @@ def kept(frame):
     return frame.persist(StorageLevel.MEMORY_AND_DISK)
 
 
+def read_parquet(session, path: Path):
+    """A Parquet file of the pipeline as a Spark DataFrame; a missing one is the FileNotFoundError the stage
+    runner turns into "input ... not found" (Spark's own error would be a traceback)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(2, "No such file", str(path))
+    return session.read.parquet(str(Path(path).resolve()))
+
+
 # --- tokenize -------------------------------------------------------------------------------------------------
 
 def tokenize_splits(params: dict, raw_dir: Path, splits: dict) -> tuple[list[str], np.ndarray]:
@@ -38,8 +46,8 @@ def tokenize_splits(params: dict, raw_dir: Path, splits: dict) -> tuple[list[str
 
     from stages.lib.text import OOV, PAD
 
-    reviews = session.read.parquet(str(raw_dir / "reviews.parquet")).select("text", "label", "split")
-    ood = session.read.parquet(str(raw_dir / "ood.parquet")).select("text", "label").withColumn("split", F.lit("ood"))
+    reviews = read_parquet(session, raw_dir / "reviews.parquet").select("text", "label", "split")
+    ood = read_parquet(session, raw_dir / "ood.parquet").select("text", "label").withColumn("split", F.lit("ood"))
     # The vocabulary: training tokens by count, equal counts in code-point order (Spark compares strings as
     # UTF-8 bytes, which is code-point order), as vocabulary_from_counts does.
     counts = reviews.filter(F.col("split") == "train").mapInArrow(_token_counts, "token string, n long")
@@ -146,8 +154,7 @@ def padded_rows_frame(session, x_path: Path, y_path: Path, rows: int):
 def raw_frames(params: dict, raw_dir: Path):
     """(session, reviews, ood) of data/raw as Spark DataFrames."""
     session = spark_session(params, "validate_raw")
-    read = lambda name: session.read.parquet(str(Path(raw_dir).resolve() / name))  # noqa: E731
-    return session, read("reviews.parquet"), read("ood.parquet")
+    return session, read_parquet(session, raw_dir / "reviews.parquet"), read_parquet(session, raw_dir / "ood.parquet")
 
 
 def corpus_facts(reviews):

@@ -181,3 +181,10 @@ def test_spark_engine_without_its_packages_says_how_to_install_them(default_para
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "engine.name: spark needs" in result.stderr and phrase in result.stderr
     assert params["engine"]["name"] == "spark" and not (tmp_path / "p/data/interim").exists()
+
+
+def test_a_spark_stage_before_its_inputs_exist_says_which(default_params, tmp_path):
+    project(tmp_path / "p", default_params, "spark")
+    result = run("tokenize", tmp_path / "p")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "tokenize: input data/raw/reviews.parquet not found; `dvc repro tokenize`" in result.stderr
