@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.spark import (array_bytes, bytes_array, bytes_table, ordered_rows, single_batch, spark_session,
-                              table_bytes, task_frame, user_error)
+                              table_bytes, task_frame, task_ranges, user_error)
 
 
 def kept(frame):
@@ -108,11 +108,10 @@ def pad_split(params: dict, session, in_dir: Path, split: str, n: int, x_writer,
         from stages.lib.ragged import ragged_block
         from stages.pad import pad_ragged
 
-        for batch in batches:
-            for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
-                ids, offsets, labels = ragged_block(folder, split, start, stop)
-                x = pad_ragged(ids, offsets, maxlen, cfg["padding"], cfg["truncating"])
-                yield single_batch({"x": array_bytes(x), "y": array_bytes(labels)})
+        for start, stop in task_ranges(batches):
+            ids, offsets, labels = ragged_block(folder, split, start, stop)
+            x = pad_ragged(ids, offsets, maxlen, cfg["padding"], cfg["truncating"])
+            yield single_batch({"x": array_bytes(x), "y": array_bytes(labels)})
 
     frame = task_frame(session, tasks, "start long, stop long").mapInArrow(pad_blocks, "x binary, y binary")
     for row in ordered_rows(frame):
@@ -141,10 +140,9 @@ def padded_rows_frame(session, x_path: Path, y_path: Path, rows: int):
         from stages.lib.arrays import read_rows
         from stages.validate_features import rows_frame
 
-        for batch in batches:
-            for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
-                frame = rows_frame(read_rows(x_path, start, stop), read_rows(y_path, start, stop), start)
-                yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+        for start, stop in task_ranges(batches):
+            frame = rows_frame(read_rows(x_path, start, stop), read_rows(y_path, start, stop), start)
+            yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
 
     return kept(task_frame(session, tasks, "start long, stop long").mapInArrow(check_rows, ROWS_SCHEMA))
 
@@ -255,9 +253,8 @@ class LocalParquetOnSpark:
         def read(batches):
             from stages.lib.local_files import checked_chunk, parquet_rows
 
-            for batch in batches:
-                for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
-                    yield start, checked_chunk(parquet_rows(path, start, stop), shown, start)
+            for start, stop in task_ranges(batches):
+                yield start, checked_chunk(parquet_rows(path, start, stop), shown, start)
         return read
 
     def hashes_and_labels(self):
@@ -304,10 +301,9 @@ def read_imdb_on_spark(params: dict, entries: list[tuple], files_per_task: int =
 
         from stages.download import REVIEW_SCHEMA, read_imdb_files
 
-        for batch in batches:
-            for start, stop in zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist()):
-                frame = read_imdb_files(shared.value[start:stop])
-                yield single_batch({"table": table_bytes(pa.Table.from_pandas(frame, schema=REVIEW_SCHEMA,
-                                                                              preserve_index=False))})
+        for start, stop in task_ranges(batches):
+            frame = read_imdb_files(shared.value[start:stop])
+            yield single_batch({"table": table_bytes(pa.Table.from_pandas(frame, schema=REVIEW_SCHEMA,
+                                                                          preserve_index=False))})
     frame = task_frame(session, tasks, "start long, stop long").mapInArrow(work, "table binary")
     return pa.concat_tables([bytes_table(row.table) for row in ordered_rows(frame)])

@@ -128,6 +128,12 @@ def task_frame(session, tasks: list[tuple], schema: str):
     return session.sparkContext.parallelize(tasks, max(len(tasks), 1)).toDF(schema)
 
 
+def task_ranges(batches):
+    """(start, stop) of every task in the Arrow batches of a task_frame, as a batch function receives them."""
+    for batch in batches:
+        yield from zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist())
+
+
 def user_error(error: Exception, *kinds: type) -> Exception | None:
     """The message of one of our own errors (SourceError, ...) raised inside a Spark task, re-raised on the
     driver as that error; None when the failure is something else."""
