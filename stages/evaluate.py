@@ -14,6 +14,7 @@ import pandas as pd
 
 from stages.lib.arrays import npy_layout, parquet_frames, read_rows
 from stages.lib.files import atomic_path, write_json, write_text
+from stages.lib.markdown import md_text
 from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, rounded
 from stages.lib.params import load_params
 
@@ -78,8 +79,9 @@ def errors_markdown(test: pd.DataFrame, wrong: pd.DataFrame, texts: dict[str, st
              f"the {len(wrong)} the model was surest about:", ""]
     for row in wrong.itertuples():
         text = " ".join(str(texts[row.id]).replace("<br />", " ").split())
-        lines += [f"## `{row.id}`: label {'positive' if row.label else 'negative'}, "
-                  f"P(positive) = {row.probability:.4f}", "", f"> {text[:400]}{'...' if len(text) > 400 else ''}", ""]
+        shown = md_text(text[:400]) + ("..." if len(text) > 400 else "")
+        lines += [f"## {md_text(row.id)}: label {'positive' if row.label else 'negative'}, "
+                  f"P(positive) = {row.probability:.4f}", "", f"> {shown}", ""]
     return "\n".join(lines)
 
 

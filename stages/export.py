@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.files import atomic_dir, read_lines, write_text
+from stages.lib.markdown import md_text
 from stages.lib.params import load_params
 
 MODEL, RAW_TEXT_MODEL = Path("models/model.keras"), Path("models/raw_text_model.keras")
@@ -54,13 +55,14 @@ def nearest(vectors: np.ndarray, words: list[str], probe: str, k: int) -> list[t
 def neighbours_markdown(spaces: dict[str, tuple[np.ndarray, list[str]]], probes: list[str], k: int) -> str:
     lines = ["# Nearest neighbours by cosine similarity", ""]
     for probe in probes:
-        lines += [f"## {probe}", "", "| " + " | ".join(spaces) + " |", "|" + " --- |" * len(spaces)]
+        lines += [f"## {md_text(probe)}", "", "| " + " | ".join(map(md_text, spaces)) + " |",
+                  "|" + " --- |" * len(spaces)]
         columns = [nearest(v, w, probe, k) for v, w in spaces.values()]
         if all(c is None for c in columns):
             lines += ["| " + " | ".join("not in the vocabulary" for _ in spaces) + " |", ""]
             continue
         for r in range(k):
-            cells = ["(not in this space)" if c is None else f"{c[r][0]} ({c[r][1]:.3f})" if r < len(c) else ""
+            cells = ["(not in this space)" if c is None else "" if r >= len(c) else f"{md_text(c[r][0])} ({c[r][1]:.3f})"
                      for c in columns]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")

@@ -9,7 +9,7 @@ from scipy import sparse
 from stages.baseline import MODELS, nb_ratios, token_strings
 from stages.lib.metrics import binary_metrics
 from stages.lib.text import tokenize
-from tools.pr_report import baseline_margin, verdict
+from tools.pr_report import margin_check, metric_check, verdict_lines
 
 
 def test_baseline_metrics_in_range_and_recomputed_from_saved_predictions(tiny):
@@ -41,13 +41,25 @@ def test_nb_ratios_match_the_formula():
     np.testing.assert_allclose(nb_ratios(x, y, 1.0), np.log((p / p.sum()) / (q / q.sum())))
 
 
-def test_margin_line_and_verdict():
+def test_margin_and_metric_checks_and_verdict():
     model, baseline = {"test": {"accuracy": 0.92}}, {"best": {"test_accuracy": 0.9172}}
-    text, ok = baseline_margin(model, baseline, 0.0)
-    assert ok and text.startswith("margin over the best baseline +0.0028 (model 0.9200, best baseline 0.9172")
-    text, ok = baseline_margin(model, baseline, 0.005)
-    assert not ok and text.endswith("FAIL")
-    metrics = {"reports/metrics.json": {"test.accuracy": {"old": 0.92, "new": 0.92}}}
-    assert verdict(metrics, "test.accuracy", 0.005, baseline_margin(model, baseline, 0.0)).startswith("**Verdict: PASS**")
-    assert verdict(metrics, "test.accuracy", 0.005, baseline_margin(model, baseline, 0.01)).startswith("**Verdict: FAIL**")
-    assert baseline_margin(model, None, 0.0) is None
+    check = margin_check(model, baseline, 0.0)
+    assert check.status == "PASS" and check.figures.startswith("+0.0028 (model 0.9200, best baseline 0.9172)")
+    assert margin_check(model, baseline, 0.005).status == "FAIL"
+    assert margin_check(model, None, 0.0).status == "not checked"
+    same = {"reports/metrics.json": {"test.accuracy": {"old": 0.92, "new": 0.92, "diff": 0.0}}}
+    drop = {"reports/metrics.json": {"test.accuracy": {"old": 0.92, "new": 0.91, "diff": -0.01}}}
+    assert metric_check(same, "test.accuracy", 0.005).status == "PASS"  # unchanged is a pass
+    assert metric_check(drop, "test.accuracy", 0.005).status == "FAIL"
+    assert metric_check(drop, "test.accuracy", 0.02).status == "PASS"
+    assert metric_check({}, "test.accuracy", 0.005).status == "FAIL"  # no value in the workspace
+    assert metric_check({"reports/metrics.json": {"test.accuracy": {"old": None, "new": 0.9}}}, "test.accuracy",
+                        0.005).status == "PASS"  # a new metric has nothing to drop from
+    lines, ok = verdict_lines([metric_check(same, "test.accuracy", 0.005), margin_check(model, baseline, 0.01)],
+                              "main")
+    assert not ok and lines[0].startswith("# FAIL: 1 of 2 checks failed")
+    assert lines[2].startswith("- **PASS** `test.accuracy`: 0.9200 → 0.9200 (+0.0000)")
+    assert lines[3].startswith("- **FAIL** margin over the best baseline: +0.0028") and "at least +0.0100" in lines[3]
+    lines, ok = verdict_lines([metric_check(same, "test.accuracy", 0.005), margin_check(model, None, 0.0)], "main")
+    assert ok and lines[0].startswith("# PASS") and "**not checked** margin" in lines[3]
+

@@ -44,27 +44,38 @@ def test_mermaid_charts_of_two_revisions():
 
     files, y = fake_revisions()
     blocks = charts(lambda rev, path: files[rev].get(path))
-    loss = next(b for b in blocks if '"Loss per epoch"' in b)
-    assert loss.startswith("```mermaid") and "xychart-beta" in loss
-    assert 'x-axis "epoch" [1, 2, 3]' in loss  # whole epochs, counted from 1
-    lines = mermaid_lines(loss)
-    assert len(lines) == 4 and all(len(line) == 3 for line in lines)
-    assert lines[0] == [0.7, 0.5, 0.5]  # the shorter base run is continued with its last value
-    assert "blue: base train, orange: base validation, green: workspace train, red: workspace validation" in loss
-    assert not any('"Accuracy per epoch"' in b for b in blocks)  # no accuracy files, no chart
+    # one chart per revision, named in its title, with only the epochs that run measured (counted from 1)
+    base = next(b for b in blocks if '"Loss per epoch, base (2 epochs)"' in b)
+    work = next(b for b in blocks if '"Loss per epoch, workspace (3 epochs)"' in b)
+    assert base.startswith("```mermaid") and "xychart-beta" in base
+    assert 'x-axis "epoch" [1, 2]' in base and 'x-axis "epoch" [1, 2, 3]' in work
+    assert mermaid_lines(base) == [[0.7, 0.5], [0.7, 0.6]]  # measured points only, nothing carried forward
+    assert mermaid_lines(work) == [[0.6, 0.4, 0.3], [0.62, 0.5, 0.52]]
+    assert "blue: train, orange: validation" in base
+    axis = re.compile(r'^    y-axis "binary cross-entropy" (.*)$', re.M)
+    assert axis.search(base).group(1) == axis.search(work).group(1)  # one y axis for both: they compare
+    assert not any('"Accuracy per epoch' in b for b in blocks)  # no accuracy files, no chart
 
-    roc = next(b for b in blocks if '"ROC curve' in b)
-    for line in mermaid_lines(roc):
+    for rev in ("base", "workspace"):
+        roc = next(b for b in blocks if f'"ROC curve (test set), {rev}"' in b)
+        [line] = mermaid_lines(roc)
         assert len(line) == len(CURVE_GRID) and line == sorted(line) and line[-1] == 1.0  # tpr never falls
-    assert re.search(r'^    y-axis "tpr" 0(\.\d+)? --> 1$', roc, re.M)  # rates stay within [0, 1]
-    prc = next(b for b in blocks if '"Precision-recall' in b)
-    assert all(line == sorted(line, reverse=True) for line in mermaid_lines(prc))  # interpolated precision
+        assert re.search(r'^    y-axis "tpr" 0 --> 1$', roc, re.M)  # rates stay within [0, 1]
+        prc = next(b for b in blocks if f'"Precision-recall curve (test set), {rev}"' in b)
+        assert all(line == sorted(line, reverse=True) for line in mermaid_lines(prc))  # interpolated precision
 
     table = next(b for b in blocks if b.startswith("Confusion matrix"))
     counts = [[int(c) for c in row.split(" | ")] for row in re.findall(r"^\| (?:negative|positive) \| (.*) \|$",
                                                                            table, re.M)]
     assert np.array(counts).sum() == 2 * len(y)  # both revisions, every review once
     assert np.array(counts)[:, 2:].sum(axis=1).tolist() == [int((y == 0).sum()), int((y == 1).sum())]
+
+
+def test_mermaid_chart_refuses_lines_of_other_lengths():
+    from tools.mermaid_plots import line_chart
+
+    with pytest.raises(AssertionError):
+        line_chart("t", "epoch", [1, 2, 3], "loss", {"train": [0.5, 0.4]})
 
 
 def test_confusion_table_reads_old_zero_one_files():
@@ -88,13 +99,22 @@ def test_templates_render_counts_class_names_and_whole_epochs():
     import vl_convert
     from dvc_render.vega import VegaRenderer
 
-    epochs = VegaRenderer([{"step": s, "loss": v, "rev": "workspace", "filename": "train/loss.tsv"}
-                           for s, v in enumerate([0.6, 0.4, 0.35])], "loss",
-                          template="epochs", template_dir=str(REPO / ".dvc/plots"), x="step", y="loss",
-                          title="Loss per epoch")
+    # a 3-epoch workspace against a 5-epoch base, as `dvc plots diff` gives them: DVCLive's steps start at 0
+    rows = [{"step": s, "loss": v, "rev": rev, "filename": "train/loss.tsv"}
+            for rev, values in (("workspace", [0.6, 0.4, 0.35]), ("main", [0.7, 0.5, 0.4, 0.3, 0.2]))
+            for s, v in enumerate(values)]
+    epochs = VegaRenderer(rows, "loss", template="epochs", template_dir=str(REPO / ".dvc/plots"), x="step", y="loss",
+                          title="Loss per epoch", x_label="epoch")
     svg = vl_convert.vegalite_to_svg(epochs.get_filled_template())
-    ticks = re.findall(r">(\d+(?:\.\d+)?)</text>", svg)
-    assert "Loss per epoch" in svg and "1.5" not in ticks and "0.5" not in ticks and "2" in ticks
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    assert "Loss per epoch" in svg
+    assert texts[:texts.index("epoch")] == ["1", "2", "3", "4", "5"]  # whole epochs from 1, each once
+    # measured points only: 3 + 5 point marks, base and workspace by marker shape as well as colour
+    points = re.findall(r'aria-label="epoch: (\d+); loss: [\d.]+; rev: (\w+);[^"]*" role="graphics-symbol" '
+                        r'aria-roledescription="point"[^>]* d="([^"]+)"', svg)
+    assert sorted((rev, int(e)) for e, rev, _ in points) == [("main", e) for e in range(1, 6)] + [
+        ("workspace", e) for e in range(1, 4)]
+    assert len({shape for _, _, shape in points}) == 2 and "rev (marker)" in texts
 
     rows = [{"actual": a, "predicted": p, "rev": "workspace"}
             for a, p, n in (("negative", "negative", 7), ("negative", "positive", 2), ("positive", "negative", 3),

@@ -2,7 +2,8 @@
 no JavaScript from a CDN): training curves per epoch and ROC / precision-recall curves, base against workspace,
 and the confusion matrices as tables.
 
-Mermaid's xychart has no legend, so the colours are fixed (`PALETTE`) and named in a line under each chart.
+Mermaid's xychart has no legend, so each chart draws one revision, named in its title, and the colours of its
+lines (`PALETTE`) are named in a line under it.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ def _number(v: float) -> str:
     return f"{v:.4g}"
 
 
-def line_chart(title: str, x_label: str, xs: list, y_label: str, series: dict[str, list[float]]) -> str:
-    """A Mermaid xychart with one line per series (at most len(PALETTE)), and its colour legend."""
+def line_chart(title: str, x_label: str, xs: list, y_label: str, series: dict[str, list[float]],
+               y_range: tuple[float, float] | None = None) -> str:
+    """A Mermaid xychart with one line per series (at most len(PALETTE)), each with a value at every x (only
+    measured points: no line is padded), and its colour legend. `y_range` shares one axis between charts."""
     assert 0 < len(series) <= len(PALETTE), "one colour per line"
-    values = [v for line in series.values() for v in line if v is not None and np.isfinite(v)]
-    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    assert all(len(line) == len(xs) for line in series.values()), "a value at every x, no more, no less"
+    lo, hi = y_range or value_range(series.values())
     pad = (hi - lo) * 0.05 or 0.05
     colours = ", ".join(hex_ for _, hex_ in PALETTE[:len(series)])
     if lo >= 0 and hi <= 1:  # shares and rates: keep the axis within [0, 1]
@@ -36,12 +39,14 @@ def line_chart(title: str, x_label: str, xs: list, y_label: str, series: dict[st
              "xychart-beta", f'    title "{title}"',
              f'    x-axis "{x_label}" [{", ".join(_number(x) if isinstance(x, float) else str(x) for x in xs)}]',
              f'    y-axis "{y_label}" {_number(lo_axis)} --> {_number(hi_axis)}']
-    # a line shorter than the x axis (fewer epochs) is continued with its last value, as Mermaid needs them all
-    for line in series.values():
-        full = list(line) + [line[-1]] * (len(xs) - len(line)) if line else [lo] * len(xs)
-        lines.append(f"    line [{', '.join(_number(v) for v in full)}]")
+    lines += [f"    line [{', '.join(_number(v) for v in line)}]" for line in series.values()]
     legend = ", ".join(f"{colour}: {name}" for (colour, _), name in zip(PALETTE, series))
     return "\n".join(lines + ["```", f"<sub>{legend}</sub>"])
+
+
+def value_range(lines) -> tuple[float, float]:
+    values = [v for line in lines for v in line if v is not None and np.isfinite(v)]
+    return (min(values), max(values)) if values else (0.0, 1.0)
 
 
 def epoch_series(tsv: bytes | None, column: str) -> list[float] | None:
@@ -83,29 +88,44 @@ def confusion_table(csv_by_rev: dict[str, bytes | None]) -> str:
     return "Confusion matrix (test set):\n\n" + "\n".join(rows)
 
 
+REVISIONS = ("base", "workspace")
+
+
 def charts(read) -> list[str]:
     """Markdown blocks for the comment. `read(rev, path)` returns the bytes of path at rev ("base" or
-    "workspace"), or None."""
-    revs = ["base", "workspace"]
+    "workspace"), or None.
+
+    Each chart draws one revision, named in its title, with only the points it measured: runs of different
+    lengths each keep their own epochs (counted from 1, as Keras prints them). The two charts of a quantity
+    share their y axis, so they compare at a glance."""
     out = []
     for metric, label in (("loss", "binary cross-entropy"), ("accuracy", "accuracy")):
-        series = {}
-        for rev in revs:
-            for part, name in (("train", "train"), ("eval", "validation")):
-                values = epoch_series(read(rev, f"reports/train/plots/metrics/{part}/{metric}.tsv"), metric)
-                if values:
-                    series[f"{rev} {name}"] = values
-        if series:
-            epochs = max(len(v) for v in series.values())
-            out.append(line_chart(f"{metric.capitalize()} per epoch", "epoch", list(range(1, epochs + 1)), label,
-                                  series))
+        per_rev = {}
+        for rev in REVISIONS:
+            series = {name: values for part, name in (("train", "train"), ("eval", "validation"))
+                      if (values := epoch_series(read(rev, f"reports/train/plots/metrics/{part}/{metric}.tsv"),
+                                                 metric))}
+            if series:
+                per_rev[rev] = series
+        shared = value_range(line for series in per_rev.values() for line in series.values())
+        for rev, series in per_rev.items():
+            for epochs, group in _by_length(series).items():
+                out.append(line_chart(f"{metric.capitalize()} per epoch, {rev} ({epochs} epochs)", "epoch",
+                                      list(range(1, epochs + 1)), label, group, shared))
     grid = [round(float(g), 2) for g in CURVE_GRID]
     for file, key, x, y, upto, title in (("roc.json", "roc", "fpr", "tpr", True, "ROC curve (test set)"),
                                          ("precision_recall.json", "prc", "recall", "precision", False,
                                           "Precision-recall curve (test set)")):
-        series = {rev: c for rev in revs
-                  if (c := curve_on_grid(read(rev, f"reports/plots/{file}"), key, x, y, upto))}
-        if series:
-            out.append(line_chart(title, x, grid, y, series))
-    out.append(confusion_table({rev: read(rev, "reports/plots/confusion.csv") for rev in revs}))
+        for rev in REVISIONS:
+            if curve := curve_on_grid(read(rev, f"reports/plots/{file}"), key, x, y, upto):
+                out.append(line_chart(f"{title}, {rev}", x, grid, y, {rev: curve}, (0.0, 1.0)))
+    out.append(confusion_table({rev: read(rev, "reports/plots/confusion.csv") for rev in REVISIONS}))
     return out
+
+
+def _by_length(series: dict[str, list[float]]) -> dict[int, dict[str, list[float]]]:
+    """Series of one run grouped by length (train and validation have the same number of epochs)."""
+    groups: dict[int, dict[str, list[float]]] = {}
+    for name, values in series.items():
+        groups.setdefault(len(values), {})[name] = values
+    return groups

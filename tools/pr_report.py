@@ -4,17 +4,22 @@
 
 It lists metrics with deltas (`dvc metrics diff`), changed params (`dvc params diff`), validation checks whose
 result changed, and the plots whose data changed: as Mermaid charts GitHub draws in the comment, and side by side
-by `dvc plots diff` into an HTML page that works offline, with SVG pictures; the
-first line is a verdict on the main metric against the threshold in params.yaml (`report.*`).
+by `dvc plots diff` into an HTML page that works offline, with SVG pictures. The first line is the verdict in
+a word (PASS or FAIL), then one line per check: the main metric against its base, and the margin over the best
+baseline (thresholds in params.yaml, `report.*`). Every piece of text from data, params or file names goes
+through `md_text`. The comment (`--comment`) is the report cut to fit GitHub's limit.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import fnmatch
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
+from stages.lib.markdown import md_text
 from stages.lib.params import load_params
 from tools.experiments import dvc_json
 from tools.mermaid_plots import charts
@@ -22,6 +27,9 @@ from tools.offline_plots import dvc_specs, render_svgs
 
 VALIDATION_REPORTS = ["reports/validation/raw.json", "reports/validation/features.json"]
 PLOT_DIRS = ["reports/plots", "reports/train/plots"]
+ARTIFACT = "pipeline-report"  # the CI artifact with the whole report and the rendered plots
+GITHUB_LIMIT = 65_536  # characters in one comment
+COMMENT_LIMIT = 60_000  # ours: room for what the posting job adds
 
 
 def git_show(rev: str, path: str) -> bytes | None:
@@ -35,62 +43,105 @@ def git_files(rev: str, folder: str) -> set[str]:
 
 
 def fmt(value) -> str:
+    """A metric or param value for a table cell: floats to 4 places, text made safe for Markdown."""
     if value is None:
         return "—"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return f"{value:.4f}" if isinstance(value, float) else md_text(value)
 
 
-def verdict(metrics: dict, metric: str, max_drop: float, margin: tuple[str, bool] | None = None) -> str:
-    """The verdict line: the main metric against its base, and (when known) the margin over the baselines.
-    It starts with "**Verdict: PASS**" only when every check passed (see `passed`)."""
+class Check(NamedTuple):
+    name: str
+    status: str  # PASS, FAIL, or "not checked"
+    figures: str
+
+
+def metric_check(metrics: dict, metric: str, max_drop: float) -> Check:
+    """The main metric against its base: FAIL when it dropped by more than max_drop or has no value now."""
     row = next((rows[metric] for rows in metrics.values() if metric in rows), None)
-    margin_text, margin_ok = margin if margin else ("", True)
+    name = f"`{md_text(metric)}`"
     if row is None or row.get("new") is None:
-        return f"**Verdict: no value for `{metric}` in the workspace**"
+        return Check(name, "FAIL", "no value in the workspace: run `dvc repro` (or `dvc pull`) first")
     if row.get("old") is None:
-        ok = margin_ok
-        change = f"`{metric}` = {fmt(row['new'])} (no base value to compare)"
-    else:
-        delta = row["new"] - row["old"]
-        ok = delta >= -max_drop and margin_ok
-        change = f"`{metric}` {fmt(row['old'])} → {fmt(row['new'])} ({delta:+.4f}; allowed drop {max_drop})"
-    return f"**Verdict: {'PASS' if ok else 'FAIL'}**: {change}" + (f"; {margin_text}" if margin_text else "")
+        return Check(name, "PASS", f"{fmt(row['new'])}, no base value to compare with")
+    delta = row["new"] - row["old"]
+    return Check(name, "PASS" if delta >= -max_drop else "FAIL",
+                 f"{fmt(row['old'])} → {fmt(row['new'])} ({delta:+.4f}); a drop of at most {max_drop} is allowed "
+                 "(`report.max_drop`)")
 
 
-def passed(verdict_line: str) -> bool:
-    return verdict_line.startswith("**Verdict: PASS**")
-
-
-def baseline_margin(model_metrics: dict | None, baseline_metrics: dict | None, min_margin: float):
-    """(text, ok) of the model's test accuracy minus the best baseline's, or None when either is missing."""
+def margin_check(model_metrics: dict | None, baseline_metrics: dict | None, min_margin: float) -> Check:
+    """The model's test accuracy minus the best baseline's, against report.min_margin."""
+    name = "margin over the best baseline"
     if not model_metrics or not baseline_metrics:
-        return None
+        missing = "reports/metrics.json" if not model_metrics else "reports/baseline/metrics.json"
+        return Check(name, "not checked", f"no `{missing}` in the workspace")
     model, best = model_metrics["test"]["accuracy"], baseline_metrics["best"]["test_accuracy"]
     margin = model - best
-    ok = margin >= min_margin
-    return (f"margin over the best baseline {margin:+.4f} (model {model:.4f}, best baseline {best:.4f}; "
-            f"required at least {min_margin:+.4f}){'' if ok else ' FAIL'}", ok)
+    return Check(name, "PASS" if margin >= min_margin else "FAIL",
+                 f"{margin:+.4f} (model {model:.4f}, best baseline {best:.4f}); at least {min_margin:+.4f} is "
+                 "required (`report.min_margin`)")
+
+
+def verdict_lines(checks: list[Check], base: str) -> tuple[list[str], bool]:
+    """The report's head: the overall result in a word on the first line, then one line per check."""
+    ok = all(c.status != "FAIL" for c in checks)
+    failed = sum(c.status == "FAIL" for c in checks)
+    summary = ("every check passed" if ok else f"{failed} of {len(checks)} checks failed")
+    lines = [f"# {'PASS' if ok else 'FAIL'}: {summary} (workspace against {md_text(base)})", ""]
+    lines += [f"- **{c.status}** {c.name}: {c.figures}" for c in checks]
+    return lines + [""], ok
 
 
 def read_json_file(path: str) -> dict | None:
     return json.loads(Path(path).read_text()) if Path(path).exists() else None
 
 
-def metrics_section(metrics: dict) -> list[str]:
-    lines = ["## Metrics", "", "| file | metric | base | workspace | change |", "| --- | --- | --- | --- | --- |"]
+# The metrics a reviewer reads, in this order (fnmatch patterns); other metrics are listed only when they changed.
+# DVCLive's `step` (the index of the kept epoch) and the review counts `n` are bookkeeping, never listed.
+REVIEWER_METRICS = [
+    ("reports/metrics.json", ["test.accuracy", "test.roc_auc", "test.f1", "test.log_loss", "ood.accuracy",
+                              "ood.roc_auc"]),
+    ("reports/baseline/metrics.json", ["best.*", "*.test.accuracy", "*.ood.accuracy"]),
+    ("reports/train/metrics.json", ["epochs_run", "eval.accuracy", "eval.loss"]),
+]
+
+
+def bookkeeping(name: str) -> bool:
+    return name == "step" or name == "n" or name.endswith(".n")
+
+
+def reviewer_rows(metrics: dict) -> list[tuple[str, str, dict]]:
+    """(file, metric, row) to show: the reviewer's metrics first, then any other metric that changed."""
+    shown, seen = [], set()
+    for path, patterns in REVIEWER_METRICS:
+        rows = metrics.get(path, {})
+        for pattern in patterns:
+            for name in sorted(n for n in rows if fnmatch.fnmatchcase(n, pattern) and (path, n) not in seen):
+                shown.append((path, name, rows[name]))
+                seen.add((path, name))
     for path, rows in sorted(metrics.items()):
         for name, row in sorted(rows.items()):
-            diff = row.get("diff")
-            lines.append(f"| {path} | {name} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | "
-                         f"{'' if diff is None else f'{diff:+.4f}' if isinstance(diff, float) else diff} |")
-    return lines + ([""] if metrics else ["| | no metric changed | | | |", ""])
+            if (path, name) not in seen and not bookkeeping(name) and row.get("old") != row.get("new"):
+                shown.append((path, name, row))
+    return shown
+
+
+def metrics_section(metrics: dict) -> list[str]:
+    lines = ["## Metrics", "", "| file | metric | base | workspace | change |", "| --- | --- | --- | --- | --- |"]
+    shown = reviewer_rows(metrics)
+    for path, name, row in shown:
+        diff = row.get("diff")
+        change = "" if diff is None else f"{diff:+.4f}" if isinstance(diff, float) else md_text(diff)
+        lines.append(f"| {md_text(path)} | {md_text(name)} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | "
+                     f"{change} |")
+    return lines + ([""] if shown else ["| | no metric | | | |", ""])
 
 
 def params_section(params: dict) -> list[str]:
     lines = ["## Params", "", "| param | base | workspace |", "| --- | --- | --- |"]
     for rows in params.values():  # one entry per params file; ours is params.yaml
         for name, row in sorted(rows.items()):
-            lines.append(f"| {name} | {fmt(row.get('old'))} | {fmt(row.get('new'))} |")
+            lines.append(f"| {md_text(name)} | {fmt(row.get('old'))} | {fmt(row.get('new'))} |")
     return lines + ([""] if params else ["| no param changed | | |", ""])
 
 
@@ -114,7 +165,8 @@ def validation_section(base: str) -> list[str]:
             before, after = check_results(old), check_results(now)
             for key in sorted(set(before) | set(after), key=str):
                 if before.get(key) != after.get(key):
-                    lines.append(f"  - {key[0]}: {key[1]} on `{key[2]}`: {before.get(key)} → {after.get(key)}")
+                    lines.append("  - " + md_text(f"{key[0]}: {key[1]} on {key[2]}: {before.get(key)} → "
+                                                  f"{after.get(key)}"))
     return lines + [""]
 
 
@@ -131,8 +183,8 @@ def plots_section(base: str, out_dir: Path) -> list[str]:
         return lines + ["No plot data changed.", ""]
     subprocess.run([sys.executable, "-m", "dvc", "plots", "diff", base, "-o", str(out_dir)], capture_output=True)
     render_svgs(dvc_specs([base]), out_dir / "svg")  # static pictures of the same charts, for the artifact
-    lines += [f"- `{p}`" for p in changed]
-    lines += ["", f"Base `{base}` against the workspace (GitHub draws these charts in the comment):", ""]
+    lines += [f"- {md_text(p)}" for p in changed]
+    lines += ["", f"Base ({md_text(base)}) and workspace, a chart each (GitHub draws them in the comment):", ""]
 
     def read(rev: str, path: str) -> bytes | None:
         if rev == "base":
@@ -141,40 +193,60 @@ def plots_section(base: str, out_dir: Path) -> list[str]:
 
     for block in charts(read):
         lines += [block, ""]
-    lines += [f"Interactive, side by side: `dvc plots diff {base}` wrote `{out_dir}/index.html` (works offline), "
-              f"and SVG pictures of the same charts are in `{out_dir}/svg/`; both are attached to the CI run as an "
-              "artifact.", ""]
+    lines += [f"Interactive, base and workspace in one chart each: `dvc plots diff` wrote {md_text(out_dir)}/index.html "
+              f"(works offline), and SVG pictures of the same charts are in {md_text(out_dir)}/svg/; both are in the "
+              f"`{ARTIFACT}` artifact of the CI run.", ""]
     return lines
 
 
 def build_report(base: str, params: dict, plots_dir: Path) -> tuple[str, bool]:
     """The Markdown report and whether its verdict passed."""
-    metrics = dvc_json("metrics", "diff", base)
+    metrics = dvc_json("metrics", "diff", base, "--all")  # --all: unchanged metrics too, the verdict needs them
     changed_params = dvc_json("params", "diff", base)
     cfg = params["report"]
-    margin = baseline_margin(read_json_file("reports/metrics.json"), read_json_file("reports/baseline/metrics.json"),
-                             cfg["min_margin"])
-    verdict_line = verdict(metrics, cfg["metric"], cfg["max_drop"], margin)
-    lines = [f"# Pipeline report: workspace vs `{base}`", "", verdict_line, ""]
+    checks = [metric_check(metrics, cfg["metric"], cfg["max_drop"]),
+              margin_check(read_json_file("reports/metrics.json"), read_json_file("reports/baseline/metrics.json"),
+                           cfg["min_margin"])]
+    lines, ok = verdict_lines(checks, base)
     lines += metrics_section(metrics) + params_section(changed_params) + validation_section(base)
     lines += plots_section(base, plots_dir)
-    return "\n".join(lines), passed(verdict_line)
+    return "\n".join(lines), ok
+
+
+def fit_comment(report: str, limit: int = COMMENT_LIMIT) -> str:
+    """The report cut to `limit` characters at a line outside any code fence, with a note that names the
+    artifact holding the whole report (GitHub refuses a comment over 65,536 characters)."""
+    if len(report) <= limit:
+        return report
+    note = (f"\n\n**The comment is cut here** (GitHub takes {GITHUB_LIMIT:,} characters at most): the whole report is "
+            f"`reports/pr_report.md` in the `{ARTIFACT}` artifact of this workflow run.")
+    kept, size, fenced, safe = [], 0, False, 0
+    for line in report.split("\n"):
+        size += len(line) + 1
+        if size > limit - len(note):
+            break
+        kept.append(line)
+        fenced ^= line.startswith("```")
+        safe = safe if fenced else len(kept)
+    return "\n".join(kept[:safe]).rstrip() + note
 
 
 def main() -> int:
-    """Write the report; exit 1 when its verdict is not PASS, so a CI job that posts it can then fail."""
+    """Write the report and the comment; exit 1 when the verdict failed, so a CI job that posts it can then fail."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", default="main", help="git revision to compare with (default: main)")
-    parser.add_argument("--out", type=Path, default=Path("reports/pr_report.md"))
+    parser.add_argument("--out", type=Path, default=Path("reports/pr_report.md"), help="the whole report")
+    parser.add_argument("--comment", type=Path, default=Path("reports/pr_comment.md"),
+                        help=f"the report cut to {COMMENT_LIMIT:,} characters, for the pull-request comment")
     parser.add_argument("--plots-dir", type=Path, default=Path("reports/pr_plots"))
     args = parser.parse_args()
     report, ok = build_report(args.base, load_params(), args.plots_dir)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n", encoding="utf-8")
+    for path, text in ((args.out, report), (args.comment, fit_comment(report))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
     print(report)
     if not ok:
-        print(f"pr_report: the verdict is not PASS (see the first lines of {args.out}); exit status 1",
-              file=sys.stderr)
+        print(f"pr_report: FAIL (see the first lines of {args.out}); exit status 1", file=sys.stderr)
     return 0 if ok else 1
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from stages.lib.files import write_json, write_text
+from stages.lib.markdown import md_text
 
 EXAMPLES = 5  # offending rows shown per failed expectation
 
@@ -199,9 +200,9 @@ def _shorten(value, limit: int = 80):
 
 def render_markdown(results: list[dict], title: str) -> str:
     ok = all(r["success"] for r in results)
-    lines = [f"# {title}", "", f"**{'PASSED' if ok else 'FAILED'}**", ""]
+    lines = [f"# {md_text(title)}", "", f"**{'PASSED' if ok else 'FAILED'}**", ""]
     if not ok:  # what failed, before any table
-        lines += ["Failed checks:", "", *(line[2:] for line in failure_summary(results).splitlines()), ""]
+        lines += ["Failed checks:", "", *(line[2:] for line in failure_summary(results, md_text).splitlines()), ""]
     for r in sorted(results, key=lambda r: r["success"]):  # failures first
         lines += [f"## Suite `{r['suite']}`: {r['rows']} rows, {r['failed']} failed of {len(r['checks'])}", "",
                   *_observed_table(r.get("observed_rows")),
@@ -211,7 +212,7 @@ def render_markdown(results: list[dict], title: str) -> str:
             observed = c.get("observed", "")
             if "unexpected_count" in c:
                 observed = f"{c['unexpected_count']} rows ({c['unexpected_percent']}%)"
-            cells = ["ok" if c["success"] else "**FAIL**", c["expectation"], c["column"] or "",
+            cells = ["ok" if c["success"] else "**FAIL**", _md(c["expectation"]), _md(c["column"]),
                      _md(c["kwargs"]), _md(observed), _md(c.get("examples", ""))]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
@@ -222,7 +223,7 @@ def _observed_table(rows: list[dict] | None) -> list[str]:
     if not rows:
         return []
     head = list(rows[0])
-    return (["Observed:", "", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    return (["Observed:", "", "| " + " | ".join(map(_md, head)) + " |", "|" + " --- |" * len(head)]
             + ["| " + " | ".join(_md(row[k]) for k in head) + " |" for row in rows] + [""])
 
 
@@ -232,12 +233,16 @@ def _plain(value):
 
 
 def _md(value) -> str:
-    text = "" if value in ("", None, {}) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text("" if value in ("", None, {}) else value)
 
 
-def failure_summary(results: list[dict]) -> str:
-    """One line per failed expectation: what, where, what was seen, which rows."""
+def _line(value) -> str:
+    return " ".join(str(value).split())  # one line on a terminal
+
+
+def failure_summary(results: list[dict], text=_line) -> str:
+    """One line per failed expectation: what, where, what was seen, which rows. `text` renders each value
+    (md_text for the Markdown report)."""
     out = []
     for r in results:
         for c in r["checks"]:
@@ -246,15 +251,15 @@ def failure_summary(results: list[dict]) -> str:
             what = f"{r['suite']}: {c['expectation']}" + (f" on column '{c['column']}'" if c["column"] else "")
             seen = (f"{c['unexpected_count']} unexpected rows" if "unexpected_count" in c
                     else f"observed {_plain(c.get('observed'))!r}")
-            line = f"  - {what} {_md(c['kwargs'])}: {seen}"
+            line = f"{what} {c['kwargs'] or ''}: {seen}"
             if c.get("examples"):
                 line += f"; e.g. {c['examples'][:3]}"
             if c.get("error"):
                 line += f"; error: {c['error']}"
-            out.append(line)
+            out.append("  - " + text(line))
         if not r["success"] and r.get("observed_rows"):
-            out.append(f"    observed in {r['suite']}: " + "; ".join(
-                ", ".join(f"{k} {v}" for k, v in row.items()) for row in r["observed_rows"]))
+            out.append("    " + text(f"observed in {r['suite']}: " + "; ".join(
+                ", ".join(f"{k} {v}" for k, v in row.items()) for row in r["observed_rows"])))
     return "\n".join(out)
 
 
