@@ -21,7 +21,7 @@ _WHITESPACE = re.compile(r"[\s\x00-\x1f\x7f\u2028\u2029]+")
 # GitHub links a mention and a bare address (`@name`, `https://...`, `www.host`) found in text.
 _AUTOLINKS = re.compile(r"(?i)(@|://|\bwww(?=\.))")
 # At the start of a line's content these open a block: a list item, an ordered list item, a setext underline.
-_BLOCK_START = re.compile(r"^([-+=]|\d+(?=[.)]))")
+_BLOCK_START = re.compile(r"^([-+=]|\d{1,9}(?=[.)](?: |$)))")
 
 
 def md_text(value) -> str:
