@@ -174,40 +174,94 @@ def test_queued_sweep(repo):
     assert {20, 30} <= swept
 
 
+def report(repo: Path, base: str = "HEAD~1") -> tuple[int, str]:
+    out = sh(repo, sys.executable, "-m", "tools.pr_report", "--base", base, check=False)
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    return out.returncode, (repo / "reports/pr_report.md").read_text()
+
+
+def commit_params(repo: Path, params: dict, message: str, repro: bool = True) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if repro:
+        dvc(repo, "repro")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", message)
+
+
+HOSTILE_WORDS = ["@octocat", "a|b", "<img src=x onerror=alert(1)>", "```", "<!--"]
+
+
+def test_report_verdicts_on_unchanged_regressed_and_thin_margin_branches(repo):
+    """The pull-request report as CI makes it, on three branches: one that changes no metric (PASS, exit 0), one
+    whose test accuracy drops (FAIL, exit 1), one whose margin over the baselines is too thin (FAIL, exit 1)."""
+    from tests.markdown_checks import problems
+
+    reset(repo)
+    try:
+        (repo / "NOTES.md").write_text("A change that touches no stage.\n")
+        sh(repo, "git", "add", "-A")
+        sh(repo, "git", "commit", "-qm", "docs only")
+        status, text = report(repo)
+        assert status == 0 and text.startswith("# PASS: every check passed"), text[:600]
+        assert re.search(r"^- \*\*PASS\*\* `test\.accuracy`: ([\d.]+) → \1 \(\+0\.0000\)", text, re.M), text[:600]
+        assert re.search(r"^\| reports/metrics\.json \| test\.accuracy \| ([\d.]+) \| \1 \| \+0\.0000 \|$", text, re.M)
+        assert "epochs\\_run" in text and "| step |" not in text  # epochs run shown, DVCLive's step left out
+        assert "No plot data changed." in text
+
+        # a real regression: a decision threshold of 0.99 labels most reviews negative
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        params["evaluate"]["threshold"] = 0.99
+        params["export"]["probe_words"] = params["export"]["probe_words"] + HOSTILE_WORDS
+        commit_params(repo, params, "threshold 0.99, hostile probe words")
+        old = json.loads(sh(repo, "git", "show", "HEAD~1:reports/metrics.json").stdout)["test"]["accuracy"]
+        new = json.loads((repo / "reports/metrics.json").read_text())["test"]["accuracy"]
+        assert new < old - params["report"]["max_drop"], (old, new)  # the premise: accuracy really dropped
+        status, text = report(repo)
+        assert status == 1 and text.startswith("# FAIL: "), text[:600]
+        assert re.search(r"^- \*\*FAIL\*\* `test\.accuracy`: [\d.]+ → [\d.]+ \(-[\d.]+\)", text, re.M)
+        comment = (repo / "reports/pr_comment.md").read_text()
+        assert comment == text  # short enough: the comment is the whole report
+        for name in ("reports/pr_report.md", "reports/neighbours.md", "reports/errors.md"):
+            assert problems((repo / name).read_text()) == [], name
+
+        # the same results with the drop allowed, but a margin over the best baseline that no model reaches
+        params["report"].update(max_drop=1.0, min_margin=1.0)
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        status, text = report(repo)
+        assert status == 1 and text.startswith("# FAIL: 1 of 2 checks failed"), text[:600]
+        assert re.search(r"^- \*\*PASS\*\* `test\.accuracy`", text, re.M)
+        assert re.search(r"^- \*\*FAIL\*\* margin over the best baseline: [+-][\d.]+ \(model [\d.]+, best baseline "
+                         r"[\d.]+\); at least \+1\.0000", text, re.M)
+        params["report"].update(min_margin=-1.0)  # report.* params are no stage's dependency: no repro needed
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        assert report(repo)[0] == 0
+    finally:
+        sh(repo, "git", "reset", "-q", "--hard", "main")
+        dvc(repo, "checkout", "-f", "-q")
+
+
 def test_report_between_two_commits(repo):
+    """A branch that retrains (maxlen 6): params, plots and charts of both revisions, the artifact's pages."""
     reset(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["maxlen"] = 6
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    dvc(repo, "repro")
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "maxlen 6")
+    params["train"]["epochs"] = 3  # the base ran 2: runs of different lengths
+    commit_params(repo, params, "maxlen 6, 3 epochs")
     try:
-        out = sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1", check=False)
-        report = (repo / "reports/pr_report.md").read_text()
-        # the exit status follows the verdict: a failing verdict fails `make report` and the CI job
-        assert out.returncode == (0 if "**Verdict: PASS**" in report else 1), (out.returncode, report[:300])
-        if out.returncode:
-            assert "verdict is not PASS" in out.stderr
-        # report.* params are not stage dependencies: loosen them and the same results pass
-        params["report"].update(max_drop=1.0, min_margin=-1.0)
-        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        assert sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1", check=False).returncode == 0
-        params["report"].update(max_drop=0.0, min_margin=1.0)  # a margin no model reaches
-        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        failed = sh(repo, sys.executable, "-m", "tools.pr_report", "--base", "HEAD~1", check=False)
-        assert failed.returncode == 1 and "**Verdict: FAIL**" in (repo / "reports/pr_report.md").read_text()
-        assert "| maxlen | 40 | 6 |" in report
-        assert re.search(r"\| reports/metrics.json \| test.accuracy \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|", report)
-        assert re.search(r"\*\*Verdict: (PASS|FAIL)\*\*: `test.accuracy` [\d.]+ → [\d.]+", report)
-        assert re.search(r"margin over the best baseline [+-][\d.]+ \(model [\d.]+, best baseline [\d.]+", report)
-        assert "reports/plots/roc.json" in report and (repo / "reports/pr_plots/index.html").exists()
-        # pictures GitHub draws in the comment, and an HTML page that loads nothing from the internet
-        assert report.count("```mermaid") >= 3 and '"Loss per epoch"' in report
+        status, text = report(repo)
+        assert status == (0 if text.startswith("# PASS") else 1), text[:300]
+        assert "| maxlen | 40 | 6 |" in text
+        assert "Loss per epoch, base (2 epochs)" in text and "Loss per epoch, workspace (3 epochs)" in text
+        assert 'x-axis "epoch" [1, 2]' in text and 'x-axis "epoch" [1, 2, 3]' in text
+        assert "reports/plots/roc.json" in text and (repo / "reports/pr_plots/index.html").exists()
+        assert text.count("```mermaid") >= 6
         page = (repo / "reports/pr_plots/index.html").read_text()
         assert "<script src" not in page and "window.vegaEmbed" in page and "workspace" in page
         svgs = {p.name for p in (repo / "reports/pr_plots/svg").glob("*.svg")}
         assert {"loss.svg", "accuracy.svg", "roc.svg", "precision_recall.svg", "confusion.svg"} <= svgs
+        loss_svg = (repo / "reports/pr_plots/svg/loss.svg").read_text()
+        ticks = re.findall(r'aria-label="X-axis titled \'epoch\' for a discrete scale with \d+ values: ([\d, ]+)"', loss_svg)
+        assert ticks == ["1, 2, 3"], ticks  # whole epochs counted from 1, each once
     finally:
         sh(repo, "git", "reset", "-q", "--hard", "HEAD~1")
         dvc(repo, "checkout", "-f", "-q")

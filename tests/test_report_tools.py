@@ -100,7 +100,7 @@ def test_templates_render_counts_class_names_and_whole_epochs():
     from dvc_render.vega import VegaRenderer
 
     # a 3-epoch workspace against a 5-epoch base, as `dvc plots diff` gives them: DVCLive's steps start at 0
-    rows = [{"step": s, "loss": v, "rev": rev, "filename": "train/loss.tsv"}
+    rows = [{"step": str(s), "loss": str(v), "rev": rev, "filename": "train/loss.tsv"}  # read from .tsv: text
             for rev, values in (("workspace", [0.6, 0.4, 0.35]), ("main", [0.7, 0.5, 0.4, 0.3, 0.2]))
             for s, v in enumerate(values)]
     epochs = VegaRenderer(rows, "loss", template="epochs", template_dir=str(REPO / ".dvc/plots"), x="step", y="loss",
