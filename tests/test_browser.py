@@ -43,27 +43,47 @@ def test_dvc_plots_page_renders_offline(tmp_path):
         assert title in dom
 
 
-@needs_browser
-@pytest.mark.skipif(not MERMAID_JS.exists(), reason="no Mermaid build: run `make browser` first")
-def test_report_charts_render_as_github_would(tmp_path):
-    """The Mermaid blocks of the pull-request report, drawn by Mermaid itself: every block becomes an SVG chart."""
-    from tools.mermaid_plots import charts
-
-    files, _ = fake_revisions()
-    blocks = [b for b in charts(lambda rev, path: files[rev].get(path)) if b.startswith("```mermaid")]
-    assert len(blocks) == 3  # loss, ROC, precision-recall (the fake runs have no accuracy files)
+def mermaid_page(blocks: list[str], page: Path) -> Path:
+    """An HTML page that draws Mermaid blocks as GitHub does, with Mermaid's own browser build inlined."""
     diagrams = "\n".join('<pre class="mermaid">\n' + b.split("\n", 1)[1].rsplit("```", 1)[0] + "</pre>"
                          for b in blocks)
     script = MERMAID_JS.read_text(encoding="utf-8").replace("</script", "<\\/script")
-    page = tmp_path / "charts.html"
     page.write_text(
         '<!DOCTYPE html><html><head><meta charset="utf-8"><script>' + script + "</script></head><body>" + diagrams
         + "<script>mermaid.initialize({startOnLoad: true});</script></body></html>",
         encoding="utf-8")
+    return page
+
+
+def line_points(svg: str) -> list[int]:
+    """How many points each drawn line of one xychart has (vertices of its path: M, then one L per point)."""
+    return [d.count("L") + 1 for d in re.findall(r'<g class="line-plot-\d+"><path d="M([^"]*)"', svg)]
+
+
+@needs_browser
+@pytest.mark.skipif(not MERMAID_JS.exists(), reason="no Mermaid build: run `make browser` first")
+def test_report_charts_render_as_github_would(tmp_path):
+    """The Mermaid blocks of the pull-request report, drawn by Mermaid itself: every block becomes an SVG chart,
+    and a 2-epoch base and a 3-epoch workspace each draw the points they measured, no more."""
+    from tools.mermaid_plots import charts
+
+    files, _ = fake_revisions()
+    blocks = [b for b in charts(lambda rev, path: files[rev].get(path)) if b.startswith("```mermaid")]
+    assert len(blocks) == 6  # loss, ROC, precision-recall, for each revision (the fake runs have no accuracy)
+    page = mermaid_page(blocks, tmp_path / "charts.html")
     dom = rendered_dom(page).rpartition("</head>")[2]  # the body: what was drawn, not the script
     # a block Mermaid cannot parse becomes an "error" diagram ("Syntax error in text"), not a chart
     assert 'aria-roledescription="error"' not in dom and "Syntax error" not in dom, dom[-3000:]
-    svgs = re.findall(r'<svg[^>]*aria-roledescription="xychart"', dom)
+    svgs = re.findall(r'<svg[^>]*aria-roledescription="xychart".*?</svg>', dom, re.S)
     assert len(svgs) == len(blocks)
-    for title in ("Loss per epoch", "ROC curve (test set)", "Precision-recall curve (test set)"):
-        assert title in dom
+    by_title = {}
+    for svg in svgs:
+        by_title[re.search(r'<g class="chart-title"><text[^>]*>([^<]+)</text>', svg).group(1)] = svg
+    assert line_points(by_title["Loss per epoch, base (2 epochs)"]) == [2, 2]  # train, validation
+    assert line_points(by_title["Loss per epoch, workspace (3 epochs)"]) == [3, 3]
+    assert line_points(by_title["ROC curve (test set), workspace"]) == [21]
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
+                    "--proxy-bypass-list=<-loopback>", "--virtual-time-budget=15000", "--window-size=900,2600",
+                    f"--screenshot={tmp_path / 'charts.png'}", page.resolve().as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    assert (tmp_path / "charts.png").stat().st_size > 10_000  # a picture with charts in it, not a blank page
