@@ -12,7 +12,7 @@ from tests.markdown_checks import problems, render
 HOSTILE = [
     "</details><img src=x onerror=alert(1)> @octocat ``` | pipes | <!--",
     "@octocat", "a|b", "<img src=x onerror=alert(1)>", "<!-- hides the rest", "```", "~~~", "    indented code",
-    "- a list", "+ another", "1. ordered", "12) ordered", "# heading", "> quote", "===", "---", "*emphasis* _too_",
+    "- a list", "+ another", "1. ordered", "12) ordered", "# heading", "> quote", "===", "---", "*emphasis* _too_", "__strong__ a_b_c_ _x", "snake_case_name",
     "[link](javascript:alert(1))", "![image](http://x/y.png)", "<https://example.com>", "https://example.com",
     "www.example.com", "mail me at someone@example.com", "$x^2$ math", "&amp; &#64;octocat", "back\\slash\\",
     "line one\nline two\r\n\tand three", "<script>alert(1)</script>", "<details><summary>x</summary>", "|",

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 
 # Characters that can start markup anywhere in a line: code spans, emphasis, links and images, tables,
-# strikethrough, GitHub's math, and the closing sequence of a heading.
-_ESCAPED = "\\`*_[]|~$#"
+# strikethrough, GitHub's math, and the closing sequence of a heading. `_` between two letters or digits
+# never emphasises (CommonMark's flanking rules), so `text_chars` stays as it is.
+_ESCAPED = "\\`*[]|~$#"
+_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # HTML's specials as entities (entities work both in Markdown text and inside raw HTML blocks).
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 _TABLE = str.maketrans({**{c: "\\" + c for c in _ESCAPED}, **_ENTITIES})
@@ -27,5 +29,6 @@ _BLOCK_START = re.compile(r"^([-+=]|\d{1,9}(?=[.)](?: |$)))")
 def md_text(value) -> str:
     """`value` as one line of Markdown inline text that shows exactly its characters (whitespace folded)."""
     text = _WHITESPACE.sub(" ", "" if value is None else str(value)).strip()
-    text = _AUTOLINKS.sub(lambda m: m.group(1) + "&#8203;", text.translate(_TABLE))
+    text = _UNDERSCORE.sub(r"\\_", text.translate(_TABLE))
+    text = _AUTOLINKS.sub(lambda m: m.group(1) + "&#8203;", text)
     return _BLOCK_START.sub(lambda m: m.group(1) + "\\" if m.group(1).isdigit() else "\\" + m.group(1), text)
