@@ -158,8 +158,19 @@ def scale_spark() -> str:
                                              for f, r in t["factors"].items() if r["different_files"]))])
 
 
+def pr_examples() -> str:
+    """The head of two real pull-request reports (verdict, checks, metrics), as `make report` wrote them."""
+    out = []
+    for name, what in (("pass", "a branch that changes no metric"), ("fail", "a branch that sets `maxlen: 20`")):
+        path = f"reports/pr_examples/{name}.md"
+        text = Path(path).read_text(encoding="utf-8")
+        head = text.split("\n## Params", 1)[0].rstrip()
+        out += [f"On {what} (`{path}`, the whole report):", "", "```markdown", head, "```", ""]
+    return "\n".join(out).rstrip()
+
+
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times,
-          "scale": scale, "scale_spark": scale_spark}
+          "scale": scale, "scale_spark": scale_spark, "pr_examples": pr_examples}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 
