@@ -107,3 +107,11 @@ def test_comment_is_cut_outside_code_with_a_note_naming_the_artifact():
             assert comment.startswith("# PASS")
         else:
             assert comment == report
+
+
+@pytest.mark.parametrize("name", ["pass", "fail"])
+def test_committed_report_examples_render_safely(name):
+    from tests.conftest import REPO
+
+    text = (REPO / f"reports/pr_examples/{name}.md").read_text()
+    assert problems(text) == [] and text.startswith(f"# {name.upper()}: ")

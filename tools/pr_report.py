@@ -131,7 +131,8 @@ def metrics_section(metrics: dict) -> list[str]:
     shown = reviewer_rows(metrics)
     for path, name, row in shown:
         diff = row.get("diff")
-        change = "" if diff is None else f"{diff:+.4f}" if isinstance(diff, float) else md_text(diff)
+        change = ("" if diff is None else f"{diff:+.4f}" if isinstance(diff, float)
+                  else f"{diff:+d}" if isinstance(diff, int) else md_text(diff))
         lines.append(f"| {md_text(path)} | {md_text(name)} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | "
                      f"{change} |")
     return lines + ([""] if shown else ["| | no metric | | | |", ""])

@@ -161,7 +161,8 @@ def scale_spark() -> str:
 def pr_examples() -> str:
     """The head of two real pull-request reports (verdict, checks, metrics), as `make report` wrote them."""
     out = []
-    for name, what in (("pass", "a branch that changes no metric"), ("fail", "a branch that sets `maxlen: 20`")):
+    for name, what in (("pass", "the committed workspace, `make report BASE=HEAD`"),
+                       ("fail", "the workspace after `dvc exp run -S maxlen=20`, `make report BASE=HEAD`")):
         path = f"reports/pr_examples/{name}.md"
         text = Path(path).read_text(encoding="utf-8")
         head = text.split("\n## Params", 1)[0].rstrip()
