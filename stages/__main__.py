@@ -4,9 +4,11 @@ params.yaml is loaded and checked here, before the stage module and its heavy im
 Great Expectations) are loaded, so a bad value fails in a fraction of a second.
 """
 import importlib
+import inspect
 import re
 import sys
 
+from stages.engines import open_engine
 from stages.lib.params import load_params
 
 STAGES = ["download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"]
@@ -17,7 +19,11 @@ def main(argv: list[str]) -> None:
         sys.exit(f"usage: python -m stages <stage>, where <stage> is one of: {', '.join(STAGES)}")
     params = load_params()
     try:
-        importlib.import_module(f"stages.{argv[0]}").main(params)
+        stage = importlib.import_module(f"stages.{argv[0]}")
+        if "engine" in inspect.signature(stage.main).parameters:  # a stage whose tasks an engine may run
+            stage.main(params, open_engine(params, argv[0]))
+        else:
+            stage.main(params)
     except FileNotFoundError as e:  # run by hand before the stages that make its inputs
         quoted = re.search(r"'([^']+)'", str(e))  # Arrow: "Failed to open local file 'data/raw/x.parquet'"
         missing = e.filename or (quoted.group(1) if quoted else str(e).split(": ")[-1])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stages.engines.local import LOCAL
 from stages.lib.archives import ArchiveError, extract
-from stages.lib.arrays import hashes_of
+from stages.lib.arrays import hashes_of, parquet_row_count, parquet_rows
 from stages.lib.fetch import DownloadError, fetch
 from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
 from stages.lib.glove import GloveFormatError, read_glove_text
-from stages.lib.local_files import (FORMATS, SourceError, check_file, format_suffix, iter_local_reviews,
-                                    parse_labels)
+from stages.lib.local_files import (CHUNK_ROWS, FORMATS, SourceError, check_file, checked_chunk, format_suffix,
+                                    iter_local_reviews, parse_labels)
 from stages.lib.params import load_params
+from stages.lib.ragged import block_ranges
 
 RAW_DIR = Path("data/raw")
 
@@ -88,7 +91,7 @@ def packaged_glove() -> tuple[list[str], np.ndarray, dict]:
     return words, vectors, {"glove_vectors": vectors_input, "glove_words": words_input}
 
 
-def from_pypi(params: dict):
+def from_pypi(params: dict, engine=LOCAL):
     words, vectors, inputs = packaged_glove()
     reviews_path, inputs["reviews"] = _package_file(*PYPI_FILES["reviews"])
     table = pd.read_csv(reviews_path, dtype={"text": str, "label": "int64", "source": str},
@@ -135,7 +138,15 @@ def is_labelled_review(member: str) -> bool:
     return len(parts) == 4 and parts[1] in ("train", "test") and parts[2] in ("pos", "neg") and parts[3].endswith(".txt")
 
 
-def from_stanford(params: dict):
+IMDB_FILES_PER_TASK = 2500
+
+
+def read_imdb_table(entries: list[tuple[str, str, int, str]], rows: tuple[int, int]) -> pa.Table:
+    """One task: the reviews of entries[start:stop] as rows of reviews.parquet."""
+    return pa.Table.from_pandas(read_imdb_files(entries[slice(*rows)]), schema=REVIEW_SCHEMA, preserve_index=False)
+
+
+def from_stanford(params: dict, engine=LOCAL):
     cfg, dim = params["data"]["stanford"], params["data"]["glove_dim"]
     cache = Path(cfg["cache_dir"] or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imdb-embeddings")
     options = dict(retries=cfg["retries"], timeout=cfg["timeout"])
@@ -153,11 +164,9 @@ def from_stanford(params: dict):
     if not (glove_dir / glove_member).exists():
         raise SourceError(f"{glove_archive}: has no member {glove_member}")
 
-    if params["engine"]["name"] == "spark":  # the 50,000 files are read by Spark tasks, a slice each
-        from stages.on_spark import read_imdb_on_spark
-        reviews = read_imdb_on_spark(params, imdb_files(imdb_dir.resolve()))
-    else:
-        reviews = read_imdb_files(imdb_files(imdb_dir))
+    entries = imdb_files(imdb_dir.resolve())  # read by tasks of IMDB_FILES_PER_TASK files each
+    reviews = pa.concat_tables(engine.map(partial(read_imdb_table, entries), block_ranges(len(entries),
+                                                                                         IMDB_FILES_PER_TASK)))
     words, vectors = read_glove_text(glove_dir / glove_member, dim)
     inputs = {"reviews": {"url": cfg["imdb_url"], "sha256": cfg["imdb_sha256"]},
               "glove": {"url": cfg["glove_url"], "sha256": cfg["glove_sha256"], "member": glove_member}}
@@ -165,16 +174,16 @@ def from_stanford(params: dict):
     return reviews, ood, words, vectors, inputs
 
 
-def from_local(params: dict):
+def from_local(params: dict, engine=LOCAL):
     """Your reviews file, read and written a chunk at a time (the reviews are a generator of DataFrames)."""
     cfg = params["data"]["local"]
     reviews_path = Path(cfg["reviews"])
     first = next(iter_local_reviews(reviews_path))  # refuse a file without the needed columns now, not later
     inputs = {"reviews": {"path": str(reviews_path), "sha256": sha256_file(reviews_path)}}
-    reader = LocalReviews(reviews_path)
-    if params["engine"]["name"] == "spark" and FORMATS.get(format_suffix(reviews_path)) == "Parquet":
-        from stages.on_spark import LocalParquetOnSpark
-        reader = LocalParquetOnSpark(params, reviews_path)
+    if FORMATS.get(format_suffix(reviews_path)) == "Parquet":
+        reader = ParquetReviews(reviews_path, engine)
+    else:
+        reader = LocalReviews(reviews_path)
     is_test = None if "split" in first.columns else carve_local_split(reader.hashes_and_labels(), params)
     if cfg["glove"] is None:  # your reviews with the packaged GloVe 6B 50d
         words, vectors, packaged = packaged_glove()
@@ -188,8 +197,8 @@ def from_local(params: dict):
 
 
 class LocalReviews:
-    """The reviews file read chunk by chunk in this process (engine.name local; with Spark, CSV, TSV and JSON
-    Lines too: they cannot be split without parsing them from the start, as a quoted text may hold line breaks)."""
+    """A CSV, TSV or JSON Lines reviews file, read chunk by chunk in this process whatever the engine: such a file
+    cannot be split without parsing it from the start, as a quoted text may hold line breaks."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -199,6 +208,37 @@ class LocalReviews:
 
     def chunks(self, is_test: np.ndarray | None):
         return local_review_chunks(self.path, is_test)
+
+
+class ParquetReviews:
+    """A Parquet reviews file as tasks of CHUNK_ROWS rows for the engine (each reads only the row groups it
+    needs); the chunks are the local reader's, so the written file is the same, byte for byte."""
+
+    def __init__(self, path: Path, engine):
+        self.resolved, self.shown, self.engine = str(Path(path).resolve()), Path(path), engine  # shown: as named
+        self.tasks = block_ranges(parquet_row_count(path), CHUNK_ROWS)
+
+    def hashes_and_labels(self):
+        return self.engine.map(partial(parquet_hashes_and_labels, self.resolved, self.shown), self.tasks)
+
+    def chunks(self, is_test: np.ndarray | None):
+        """Arrow tables of reviews.parquet's rows in file order, converted by the tasks as write_table would."""
+        return self.engine.map(partial(parquet_review_table, self.resolved, self.shown, is_test), self.tasks)
+
+
+def parquet_chunk(path: str, shown: Path, rows: tuple[int, int]) -> pd.DataFrame:
+    return checked_chunk(parquet_rows(path, *rows).to_pandas(), shown, rows[0])
+
+
+def parquet_hashes_and_labels(path: str, shown: Path, rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """One task: hashes_and_labels of a chunk of a Parquet reviews file."""
+    return hashes_and_labels(parquet_chunk(path, shown, rows), shown)
+
+
+def parquet_review_table(path: str, shown: Path, is_test: np.ndarray | None, rows: tuple[int, int]) -> pa.Table:
+    """One task: review_rows of a chunk of a Parquet reviews file, as an Arrow table."""
+    rows_out = review_rows(parquet_chunk(path, shown, rows), shown, is_test)
+    return pa.Table.from_pandas(rows_out, schema=REVIEW_SCHEMA, preserve_index=False)
 
 
 def hashes_and_labels(chunk: pd.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -284,7 +324,7 @@ def build_manifest(source: str, inputs: dict, reviews, ood, words: list[str], ve
 
 def write_table(path: Path, frames, schema: pa.Schema) -> Tally:
     """Write a DataFrame, or DataFrames one after another, as one Parquet file; returns their counts.
-    An Arrow table stands for a DataFrame already converted (the Spark engine's tasks convert them)."""
+    An Arrow table stands for a DataFrame already converted (by a task, on any engine)."""
     tally, writer = Tally(), None
     try:
         for frame in [frames] if isinstance(frames, (pd.DataFrame, pa.Table)) else frames:
@@ -315,10 +355,10 @@ def write_raw(out_dir: Path, source: str, inputs: dict, reviews, ood, words, vec
     return manifest
 
 
-def main(params: dict) -> None:
+def main(params: dict, engine=LOCAL) -> None:
     source = params["data"]["source"]
     try:
-        reviews, ood, words, vectors, inputs = SOURCES[source](params)
+        reviews, ood, words, vectors, inputs = SOURCES[source](params, engine)
         manifest = write_raw(RAW_DIR, source, inputs, reviews, ood, words, vectors)
     except (SourceError, GloveFormatError, DownloadError, ArchiveError, OSError) as e:
         raise SystemExit(f"download ({source}): {e}")

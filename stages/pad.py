@@ -1,18 +1,21 @@
 """Stage `pad`: ragged token ids -> fixed-length int32 arrays of `maxlen`, as Keras' pad_sequences does.
 
 NumPy only (no TensorFlow import): the rows are cut and placed with index arithmetic, not a Python loop.
-Reviews are read and written a block of rows at a time, so memory does not grow with the corpus.
+Reviews are read and written a block of rows at a time, so memory does not grow with the corpus. Each block is
+a task for the engine the stage is given (`pad_block`); the blocks come back in order and are written here.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from stages.engines.local import LOCAL
 from stages.lib.arrays import BLOCK_ROWS, NpyWriter
 from stages.lib.files import atomic_dir
 from stages.lib.params import load_params
-from stages.lib.ragged import SPLITS, iter_ragged, ragged_rows
+from stages.lib.ragged import SPLITS, block_ranges, ragged_block, ragged_rows
 
 IN_DIR, OUT_DIR = Path("data/interim"), Path("data/processed/padded")
 
@@ -33,24 +36,25 @@ def pad_ragged(ids: np.ndarray, offsets: np.ndarray, maxlen: int, padding: str =
     return out
 
 
-def main(params: dict) -> None:
+def pad_block(folder: str, split: str, maxlen: int, padding: str, truncating: str,
+              rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """One task: reviews start..stop-1 of a split read from `folder`, padded; returns (x, labels)."""
+    ids, offsets, labels = ragged_block(folder, split, *rows)
+    return pad_ragged(ids, offsets, maxlen, padding, truncating), labels
+
+
+def main(params: dict, engine=LOCAL) -> None:
     maxlen, cfg = params["maxlen"], params["pad"]
-    session = None
-    if params["engine"]["name"] == "spark":  # Spark pads the blocks; they are written here, in order
-        from stages.lib.spark import spark_session
-        from stages.on_spark import pad_split
-        session = spark_session(params, "pad")
+    folder = str(IN_DIR.resolve())  # tasks may run in another process, with another working directory
     with atomic_dir(OUT_DIR) as tmp:
         for split in SPLITS:
             n = ragged_rows(IN_DIR, split)
+            pad = partial(pad_block, folder, split, maxlen, cfg["padding"], cfg["truncating"])
             with NpyWriter(tmp / f"{split}_x.npy", (n, maxlen), np.int32) as x, \
                     NpyWriter(tmp / f"{split}_y.npy", (n,), np.int32) as y:
-                if session is not None:
-                    pad_split(params, session, IN_DIR, split, n, x, y, BLOCK_ROWS)
-                    continue
-                for ids, offsets, labels in iter_ragged(IN_DIR, split):
-                    x.write(pad_ragged(ids, offsets, maxlen, cfg["padding"], cfg["truncating"]))
-                    y.write(labels)
+                for x_block, y_block in engine.map(pad, block_ranges(n, BLOCK_ROWS)):
+                    x.write(x_block)
+                    y.write(y_block)
     print(f"pad: maxlen {maxlen}, padding {cfg['padding']}, truncating {cfg['truncating']} -> {OUT_DIR}/")
 
 

@@ -4,9 +4,10 @@ The vocabulary is fitted on the training split only, so test and out-of-domain t
 Writes data/interim/vocab.txt (line number = id; line 0 is padding, line 1 is [UNK]), the ids of every split,
 and reports/tokenize.json: coverage, OOV rate and length figures for choosing `maxlen`.
 
-The reviews are read a batch of rows at a time: a first pass tokenizes them into corpus-wide token codes
-(kept in a scratch folder) and counts the training tokens; a second maps codes to vocabulary ids. Memory is
-bounded by the batch and the number of distinct tokens, not by the number of reviews.
+The reviews are tasks of a block of rows each, for the engine the stage is given: a task tokenizes its rows and
+encodes them into its own unique tokens (`coded_rows`); here, in task order, those codes become corpus-wide
+(kept in a scratch folder) and the training tokens are counted; then codes are mapped to vocabulary ids. Memory
+is bounded by the block and the number of distinct tokens, not by the number of reviews.
 """
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.arrays import BLOCK_ROWS, NpyWriter, parquet_frames
+from stages.engines.local import LOCAL
+from stages.lib.arrays import BLOCK_ROWS, NpyWriter, parquet_row_count, parquet_rows
 from stages.lib.files import atomic_dir, scratch_dir, write_json, write_lines
 from stages.lib.params import load_params
-from stages.lib.ragged import SPLITS
-from stages.lib.text import Codebook
+from stages.lib.ragged import SPLITS, block_ranges
+from stages.lib.text import Codebook, encode, tokenize
 
 RAW_DIR, OUT_DIR = Path("data/raw"), Path("data/interim")
 REPORT = Path("reports/tokenize.json")
@@ -39,16 +41,27 @@ def tokenize_splits(frames: dict[str, pd.DataFrame], vocab_size: int):
     return vocabulary, {name: (id_of_code[codes], offsets) for name, (codes, offsets) in coded.items()}
 
 
-def review_batches(rows: int = BLOCK_ROWS):
-    """(split, texts, labels) batches in file order: reviews.parquet routed by its split column, then ood."""
-    for frame in parquet_frames(RAW_DIR / "reviews.parquet", rows, columns=["text", "label", "split"]):
-        for split in ("train", "test"):
-            part = frame[frame["split"] == split]
-            if len(part):
-                yield split, part["text"], part["label"].to_numpy()
-    for frame in parquet_frames(RAW_DIR / "ood.parquet", rows, columns=["text", "label"]):
-        if len(frame):
-            yield "ood", frame["text"], frame["label"].to_numpy()
+def coded_rows(path: str, rows: tuple[int, int]) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """One task: reviews start..stop-1 of a Parquet file of data/raw, tokenized and encoded on their own, split by
+    split in file order: [(split, codes into the task's unique tokens, those tokens, offsets, labels)].
+    The ood file has no split column: its reviews are split "ood"."""
+    import pyarrow.compute as pc
+
+    table = parquet_rows(path, *rows, columns=["text", "label", "split"] if path.endswith("reviews.parquet")
+                         else ["text", "label"])
+    out = []
+    for split in ("train", "test") if "split" in table.column_names else ("ood",):
+        part = table.filter(pc.equal(table.column("split"), split)) if split != "ood" else table
+        if part.num_rows:
+            codes, uniques, offsets = encode(tokenize(part.column("text")))
+            out.append((split, codes, uniques, offsets, part.column("label").to_numpy()))
+    return out
+
+
+def review_tasks(rows: int = BLOCK_ROWS) -> list[tuple[str, tuple[int, int]]]:
+    """(file, rows) of data/raw in file order: reviews.parquet, then ood.parquet."""
+    files = [str((RAW_DIR / name).resolve()) for name in ("reviews.parquet", "ood.parquet")]
+    return [(path, block) for path in files for block in block_ranges(parquet_row_count(path), rows)]
 
 
 class SplitCodes:
@@ -112,27 +125,28 @@ def length_report(vocab_size: int, train_lengths: np.ndarray, figures: dict) -> 
     }
 
 
-def code_splits(params: dict, splits: dict[str, SplitCodes]) -> tuple[list[str], np.ndarray]:
-    """The local engine: every batch's tokens coded and counted here; returns (vocabulary, id of each code)."""
+def code_splits(params: dict, splits: dict[str, SplitCodes], engine=LOCAL) -> tuple[list[str], np.ndarray]:
+    """Every task's codes made corpus-wide here, in task order, and the training tokens counted: the vocabulary
+    comes from the same merge whichever engine tokenized. Returns (vocabulary, id of each code)."""
     book = Codebook()
-    for split, texts, labels in review_batches():
-        codes, offsets = book.encode(texts.tolist())
-        if split == "train":
-            book.count(codes)
-        splits[split].append(codes, offsets, labels)
+    for parts in engine.map(_coded_rows, review_tasks()):
+        for split, codes, uniques, offsets, labels in parts:
+            codes = book.merge(codes, uniques)
+            if split == "train":
+                book.count(codes)
+            splits[split].append(codes, offsets, labels)
     return book.vocabulary(params["tokenize"]["vocab_size"])
 
 
-def main(params: dict) -> None:
-    if params["engine"]["name"] == "spark":  # Spark tokenizes and counts; the splits then hold ids already
-        from stages.on_spark import tokenize_splits as fill_splits
-        fill = lambda splits: fill_splits(params, RAW_DIR, splits)  # noqa: E731
-    else:
-        fill = lambda splits: code_splits(params, splits)  # noqa: E731
+def _coded_rows(task: tuple[str, tuple[int, int]]):
+    return coded_rows(*task)
+
+
+def main(params: dict, engine=LOCAL) -> None:
     # Two temporary folders beside data/interim with different names: one's cleanup must not remove the other.
     with scratch_dir(OUT_DIR.with_name("interim-codes")) as scratch, atomic_dir(OUT_DIR) as tmp:
         splits = {split: SplitCodes(scratch, split) for split in SPLITS}
-        vocabulary, id_of_code = fill(splits)
+        vocabulary, id_of_code = code_splits(params, splits, engine)
         for codes in splits.values():
             codes.close()
         write_lines(tmp / "vocab.txt", vocabulary)

@@ -9,11 +9,14 @@ zero, GloVe coverage at least `validation.features.min_glove_coverage`. A failur
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from stages.engines.local import LOCAL
 from stages.lib.arrays import block_rows, npy_rows, read_rows
 from stages.lib.files import read_json
 from stages.lib.params import load_params
@@ -71,50 +74,46 @@ def matrix_expectations(params: dict, vocab_size: int) -> list:
     ]
 
 
-def row_blocks(x, y, rows: int):
-    """(first row, ids, labels) blocks of a split, from arrays or from .npy files read a block at a time.
-    There is always at least one block, so an empty split is still checked (and fails its row count)."""
-    n = len(x) if isinstance(x, np.ndarray) else npy_rows(x)
-    for start in range(0, max(n, 1), rows):
-        if isinstance(x, np.ndarray):
-            yield start, x[start:start + rows], y[start:start + rows]
-        else:
-            yield start, read_rows(x, start, start + rows), read_rows(y, start, start + rows)
+# rows_frame's columns, as Arrow types (an engine that builds the frames elsewhere declares them up front)
+ROWS_SCHEMA = pa.schema([("row", pa.int64()), ("min_id", pa.int32()), ("max_id", pa.int32()), ("length", pa.int64()),
+                         ("label", pa.int64()), ("all_padding", pa.int64())])
+
+
+def block_frame(x, y, rows: int, start: int) -> pd.DataFrame:
+    """One task: the check frame of reviews start..start+rows-1 of a split, from arrays or from .npy files."""
+    if isinstance(x, np.ndarray):
+        return rows_frame(x[start:start + rows], y[start:start + rows], start)
+    return rows_frame(read_rows(x, start, start + rows), read_rows(y, start, start + rows), start)
 
 
 def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, vocab_size: int,
-             rows: int = VALIDATION_ROWS, session=None) -> list[dict]:
+             rows: int = VALIDATION_ROWS, engine=LOCAL) -> list[dict]:
     """arrays: {split: (ids, labels)} as arrays or as paths of .npy files (read `rows` reviews at a time).
     vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size.
-    session: a SparkSession (engine.name spark; arrays are paths): the same frames, built and checked on Spark."""
+    engine: who builds each block's check frame (a task) and hands the frames to Great Expectations."""
     from stages.lib.validation import run_suite, run_suite_batches
 
     results = []
     for split, (x, y) in arrays.items():
         n, n_labels = ((len(x), len(y)) if isinstance(x, np.ndarray) else (npy_rows(x), npy_rows(y)))
         if n or split != "ood":
-            if session is not None:
-                from stages.on_spark import padded_rows_frame
-                frames = [padded_rows_frame(session, x, y, rows)]
-            else:
-                frames = (rows_frame(xb, yb, start) for start, xb, yb in row_blocks(x, y, rows))
+            if not isinstance(x, np.ndarray):  # tasks may run in another process or working directory
+                x, y = str(Path(x).resolve()), str(Path(y).resolve())
+            # at least one block, so an empty split is still checked (and fails its row count)
+            frames = engine.frames(partial(block_frame, x, y, rows), range(0, max(n, 1), rows), ROWS_SCHEMA)
             results.append(run_suite_batches(f"padded_{split}", frames, rows_expectations(params, n_labels, vocab_size),
                                              "row"))
-    results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage),
-                             matrix_expectations(params, vocab_size), None, show_rows=True, session=session))
+    results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage), matrix_expectations(params, vocab_size),
+                             None, show_rows=True, engine=engine))
     return results
 
 
-def main(params: dict) -> None:
+def main(params: dict, engine=LOCAL) -> None:
     from stages.lib.validation import write_reports
 
     arrays = {split: (PADDED_DIR / f"{split}_x.npy", PADDED_DIR / f"{split}_y.npy") for split in SPLITS}
-    session = None
-    if params["engine"]["name"] == "spark":  # the check frames are built and validated on Spark
-        from stages.lib.spark import spark_session
-        session = spark_session(params, "validate_features")
     results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"),
-                       read_json("reports/tokenize.json")["vocab_size"], session=session)
+                       read_json("reports/tokenize.json")["vocab_size"], engine=engine)
     if not write_reports(REPORT, results, "Feature validation"):
         sys.exit(1)
 

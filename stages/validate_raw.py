@@ -7,12 +7,15 @@ Every later stage depends on reports/validation/raw.json, so nothing runs on dat
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from stages.lib.arrays import block_rows, hashes_of, parquet_frames
+from stages.engines.local import LOCAL
+from stages.lib.arrays import block_rows, hashes_of, open_parquet, parquet_row_count, parquet_rows
 from stages.lib.files import read_json, read_lines
 from stages.lib.params import load_params
 from stages.lib.validation import EXAMPLES
@@ -56,6 +59,13 @@ class CorpusFacts:
         pairs = pd.DataFrame({"text": hashes_of(texts["text"]), "split": texts["split"].to_numpy()})
         self.text_splits.append(pairs.drop_duplicates())
         self.id_hashes.append(hashes_of(reviews["id"].dropna()))
+
+    def merge(self, other: "CorpusFacts") -> None:
+        """Add the facts of other rows (another task's)."""
+        for key, n in other.by_split_and_label.items():
+            self.by_split_and_label[key] = self.by_split_and_label.get(key, 0) + n
+        self.text_splits += other.text_splits
+        self.id_hashes += other.id_hashes
 
     def texts_in_both(self) -> np.ndarray:
         if not self.text_splits:
@@ -139,58 +149,95 @@ def glove_expectations(params: dict, manifest: dict, n_vectors: int) -> list:
     ]
 
 
-def frames_of(reviews, rows: int):
-    """Batches of `rows` reviews: from a DataFrame (tests, small data) or a function that reads them anew."""
-    if isinstance(reviews, pd.DataFrame):
-        return (reviews.iloc[i:i + rows] for i in range(0, max(len(reviews), 1), rows))
-    return reviews()
+def rows_of(source, rows: int, start: int) -> pd.DataFrame:
+    """One task's rows: reviews start..start+rows-1 of a DataFrame (tests, small data) or of a Parquet file."""
+    if isinstance(source, pd.DataFrame):
+        return source.iloc[start:start + rows]
+    return parquet_rows(source, start, start + rows).to_pandas()
+
+
+def facts_of(source, rows: int, split: str | None, start: int) -> CorpusFacts:
+    """One task: the CorpusFacts of its rows (`split` names the split of a file that has no split column)."""
+    frame = rows_of(source, rows, start)
+    facts = CorpusFacts()
+    facts.add(frame if split is None else frame.assign(split=split))
+    return facts
+
+
+def review_checks(source, rows: int, texts_in_both: np.ndarray, start: int) -> pd.DataFrame:
+    return review_checks_frame(rows_of(source, rows, start), texts_in_both)
+
+
+def ood_checks(source, rows: int, start: int) -> pd.DataFrame:
+    frame = rows_of(source, rows, start)
+    return frame.assign(text_is_blank=blank_texts(frame["text"]))
+
+
+def ids_among(source, rows: int, hashes: np.ndarray, start: int) -> list:
+    """One task: the ids of its rows whose hash is among `hashes` (examples of ids used twice)."""
+    ids = rows_of(source, rows, start)["id"].dropna()
+    return ids[np.isin(hashes_of(ids), hashes)].tolist()
 
 
 def validate(params: dict, manifest: dict, reviews, ood, words: list[str], vectors: np.ndarray,
-             rows: int = VALIDATION_ROWS) -> list[dict]:
-    """reviews, ood: DataFrames or functions that yield their batches (read twice: facts first, then the checks)."""
+             rows: int = VALIDATION_ROWS, engine=LOCAL) -> list[dict]:
+    """reviews, ood: DataFrames or paths of Parquet files, read `rows` at a time: each block is a task for
+    `engine`, first for the corpus-wide facts (merged here), then for the check frames."""
     from stages.lib.validation import run_suite, run_suite_batches
 
-    facts = CorpusFacts()
-    for frame in frames_of(reviews, rows):
-        facts.add(frame)
+    facts, tasks = corpus_facts(reviews, rows, None, engine)
     in_both = facts.texts_in_both()
-    duplicated_ids = DuplicatedIds(facts)
-
     results = [
-        run_suite_batches("reviews", (review_checks_frame(duplicated_ids.look(f), in_both) for f in frames_of(reviews, rows)),
-                          review_expectations(params, manifest), "id", corpus_wide=duplicated_ids.corpus_wide()),
-        run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True),
+        run_suite_batches("reviews", engine.frames(partial(review_checks, reviews, rows, in_both), tasks,
+                                                   checks_schema(reviews, REVIEW_CHECK_COLUMNS)),
+                          review_expectations(params, manifest), "id",
+                          corpus_wide=duplicated_ids(facts, reviews, rows, tasks, engine)),
+        run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True,
+                  engine=engine),
         run_suite("glove", glove_checks_frame(words, vectors), glove_expectations(params, manifest, len(vectors)),
-                  "word"),
+                  "word", engine=engine),
     ]
-    ood_facts = CorpusFacts()
-    for frame in frames_of(ood, rows):
-        ood_facts.add(frame.assign(split="ood"))
+    ood_facts, ood_tasks = corpus_facts(ood, rows, "ood", engine)
     if ood_facts.count("ood"):  # a source without out-of-domain reviews has an empty table: nothing to check
-        ood_ids = DuplicatedIds(ood_facts)
-        ood_frames = (ood_ids.look(f).assign(text_is_blank=blank_texts(f["text"]))
-                      for f in frames_of(ood, rows))
-        results.append(run_suite_batches("ood", ood_frames, ood_expectations(manifest), "id",
-                                         corpus_wide=ood_ids.corpus_wide()))
+        results.append(run_suite_batches("ood", engine.frames(partial(ood_checks, ood, rows), ood_tasks,
+                                                              checks_schema(ood, {"text_is_blank": pa.bool_()})),
+                                         ood_expectations(manifest), "id",
+                                         corpus_wide=duplicated_ids(ood_facts, ood, rows, ood_tasks, engine)))
     return results
 
 
-class DuplicatedIds:
-    """Ids used more than once anywhere in the corpus (from CorpusFacts), with examples noted as batches pass by."""
+def corpus_facts(source, rows: int, split: str | None, engine) -> tuple[CorpusFacts, range]:
+    """The facts of the whole source, merged from its tasks in order; and the tasks (first rows of the blocks,
+    at least one, so an empty source still has its columns checked)."""
+    n = len(source) if isinstance(source, pd.DataFrame) else parquet_row_count(source)
+    tasks = range(0, max(n, 1), rows)
+    facts = CorpusFacts()
+    for part in engine.map(partial(facts_of, source, rows, split), tasks):
+        facts.merge(part)
+    return facts, tasks
 
-    def __init__(self, facts: CorpusFacts):
-        self.hashes, self.rows = facts.duplicated_ids()
-        self.examples: list[dict] = []
 
-    def look(self, frame: pd.DataFrame) -> pd.DataFrame:
-        if self.rows and len(self.examples) < EXAMPLES:
-            ids = frame["id"].dropna()
-            self.examples.extend({"id": i} for i in ids[np.isin(hashes_of(ids), self.hashes)].tolist())
-        return frame
+def duplicated_ids(facts: CorpusFacts, source, rows: int, tasks, engine) -> dict:
+    """The uniqueness of ids across the whole corpus (GX sees one block at a time on the local engine): how many
+    rows hold an id used more than once, and the first few such ids in file order."""
+    hashes, n = facts.duplicated_ids()
+    examples = []
+    if n:
+        for ids in engine.map(partial(ids_among, source, rows, hashes), tasks):
+            examples.extend({"id": i} for i in ids[:EXAMPLES - len(examples)])
+    return {"id": (n, examples)}
 
-    def corpus_wide(self) -> dict:
-        return {"id": (self.rows, self.examples)}
+
+REVIEW_CHECK_COLUMNS = {"text_chars": pa.int64(), "text_is_blank": pa.bool_(), "text_in_train_and_test": pa.bool_()}
+
+
+def checks_schema(source, extra: dict) -> pa.Schema:
+    """The Arrow schema of a check frame: the source's columns, then the derived ones."""
+    if isinstance(source, pd.DataFrame):
+        base = pa.Schema.from_pandas(source, preserve_index=False)
+    else:
+        base = open_parquet(source).schema_arrow
+    return pa.schema(list(base.remove_metadata()) + [pa.field(name, kind) for name, kind in extra.items()])
 
 
 def ood_expectations(manifest: dict) -> list:
@@ -205,41 +252,14 @@ def ood_expectations(manifest: dict) -> list:
     ]
 
 
-def parquet_reader(path: Path, rows: int):
-    return lambda: parquet_frames(path, rows)
-
-
-def validate_on_spark(params: dict, manifest: dict, words: list[str], vectors: np.ndarray) -> list[dict]:
-    """validate() with engine.name spark: the same check frames and suites, as Spark DataFrames."""
-    from stages import on_spark
-    from stages.lib.validation import run_suite, run_suite_batches
-
-    session, reviews, ood = on_spark.raw_frames(params, RAW_DIR)
-    facts, in_both = on_spark.corpus_facts(reviews)
-    results = [
-        run_suite_batches("reviews", [on_spark.review_checks(reviews, in_both)], review_expectations(params, manifest),
-                          "id"),
-        run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True,
-                  session=session),
-        run_suite("glove", glove_checks_frame(words, vectors), glove_expectations(params, manifest, len(vectors)),
-                  "word", session=session),
-    ]
-    if manifest["ood"]["rows"]:
-        results.append(run_suite_batches("ood", [on_spark.ood_checks(ood)], ood_expectations(manifest), "id"))
-    return results
-
-
-def main(params: dict) -> None:
+def main(params: dict, engine=LOCAL) -> None:
     from stages.lib.validation import write_reports
 
     manifest = read_json(RAW_DIR / "manifest.json")
     vectors = np.load(RAW_DIR / "glove.npy", mmap_mode="r")
     words = read_lines(RAW_DIR / "glove_words.txt")
-    if params["engine"]["name"] == "spark":
-        results = validate_on_spark(params, manifest, words, vectors)
-    else:
-        results = validate(params, manifest, parquet_reader(RAW_DIR / "reviews.parquet", VALIDATION_ROWS),
-                           parquet_reader(RAW_DIR / "ood.parquet", VALIDATION_ROWS), words, vectors)
+    reviews, ood = (str((RAW_DIR / name).resolve()) for name in ("reviews.parquet", "ood.parquet"))
+    results = validate(params, manifest, reviews, ood, words, vectors, engine=engine)
     if not write_reports(REPORT, results, f"Raw data validation of {inputs_named(manifest)}"):
         sys.exit(1)
 

@@ -7,11 +7,11 @@ of a mapped file count as the process's own memory until the kernel drops them, 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-
 
 
 def block_rows(default: int) -> int:
@@ -154,6 +154,37 @@ def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] 
     if held or not emitted:
         schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(c) for c in columns])
         yield pa.Table.from_batches(pending, schema=schema).to_pandas()
+
+
+def parquet_rows(path: Path | str, start: int, stop: int, columns: list[str] | None = None):
+    """Rows start..stop-1 of a Parquet file as an Arrow table (a task's share of it), with the file's schema.
+
+    Parquet decodes a row group whole; the last two decoded here are kept, so tasks that walk a file in order
+    (the local engine runs them one after another) decode each row group once."""
+    import pyarrow as pa
+
+    file = open_parquet(path)
+    stat = os.stat(path)
+    parts, at = [], 0
+    for i in range(file.metadata.num_row_groups):
+        n = file.metadata.row_group(i).num_rows
+        if at < stop and at + n > start:
+            key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, i, tuple(columns or ()))
+            if key not in _GROUPS:
+                _GROUPS[key] = file.read_row_group(i, columns=columns)
+                while len(_GROUPS) > 2:
+                    _GROUPS.popitem(last=False)
+            parts.append(_GROUPS[key].slice(max(start - at, 0), min(stop, at + n) - max(start, at)))
+        at += n
+    schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(c) for c in columns])
+    return pa.Table.from_batches([b for t in parts for b in t.to_batches()], schema=schema)
+
+
+_GROUPS: OrderedDict = OrderedDict()
+
+
+def parquet_row_count(path: Path | str) -> int:
+    return open_parquet(path).metadata.num_rows
 
 
 class ArrayRows:

@@ -122,21 +122,6 @@ def checked_chunk(chunk: pd.DataFrame, path: Path, first_row: int) -> pd.DataFra
     return chunk
 
 
-def parquet_rows(path: Path, start: int, stop: int) -> pd.DataFrame:
-    """Rows start..stop-1 of a Parquet file, reading only the row groups that hold them (a Spark task's share)."""
-    file = open_parquet(path)
-    groups, first, at = [], None, 0
-    for i in range(file.metadata.num_row_groups):
-        n = file.metadata.row_group(i).num_rows
-        if at < stop and at + n > start:
-            groups.append(i)
-            first = at if first is None else first
-        at += n
-    if not groups:
-        return file.schema_arrow.empty_table().to_pandas()
-    return file.read_row_groups(groups).slice(start - first, stop - start).to_pandas()
-
-
 def _where(rows: np.ndarray, path: Path) -> str:
     csv_like = any(x.lower() in (".csv", ".tsv") for x in path.suffixes)
     return ", ".join(f"row {r + 1}" + (f" (line {r + 2})" if csv_like else "") for r in rows[:SHOWN])

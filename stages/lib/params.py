@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from stages.engines import ENGINES
+
 PARAMS_FILE = Path("params.yaml")
 LOCAL_DIR = "data/external"  # where a user's own input files live (a dependency of `download`)
 
@@ -211,7 +213,7 @@ SCHEMA: dict = {
                          "C": Float(0.0, 1e6, open_lo=True)},
         "nbsvm": {"ngrams": Int(1, 5), "alpha": Float(0.0, 1e6, open_lo=True), "C": Float(0.0, 1e6, open_lo=True)},
     },
-    "engine": {"name": OneOf("local", "spark"), "spark": {"master": SparkMaster(), "conf": Settings()}},
+    "engine": {"name": OneOf(*ENGINES), "spark": {"master": SparkMaster(), "conf": Settings()}},
     "report": {"metric": Text(), "max_drop": Float(0.0, 1.0), "min_margin": Float(-1.0, 1.0)},
 }
 

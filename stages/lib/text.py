@@ -98,9 +98,13 @@ class Codebook:
     def encode(self, texts) -> tuple[np.ndarray, np.ndarray]:
         """(codes int32 per token, offsets int64 per review starting at 0) of a batch of texts."""
         codes, local_uniques, offsets = encode(tokenize(texts))
+        return self.merge(codes, local_uniques), offsets
+
+    def merge(self, codes: np.ndarray, local_uniques: np.ndarray) -> np.ndarray:
+        """Corpus-wide codes of a batch encoded on its own (`encode`: codes into the batch's unique tokens)."""
         code_of = self.code_of
         global_code = np.array([code_of.setdefault(t, len(code_of)) for t in local_uniques.tolist()], np.int32)
-        return (global_code[codes] if len(codes) else codes), offsets
+        return global_code[codes] if len(codes) else codes
 
     def count(self, codes: np.ndarray) -> None:
         counts = np.bincount(codes, minlength=len(self.code_of))
@@ -114,7 +118,7 @@ class Codebook:
 
 def ids_of_tokens(tokens: pa.ListArray, vocabulary) -> tuple[np.ndarray, np.ndarray]:
     """(ids int32 per token, offsets int64 per review from 0) of token lists with a vocabulary (position = id;
-    a token not in it is OOV, 1). The Spark engine's second tokenize pass; tokens never hold '' (padding)."""
+    a token not in it is OOV, 1); tokens never hold '' (padding)."""
     ids = pc.fill_null(pc.index_in(pc.list_flatten(tokens), value_set=pa.array(vocabulary, pa.string())), 1)
     offsets = tokens.offsets.to_numpy().astype(np.int64)
     return ids.to_numpy(zero_copy_only=False).astype(np.int32), offsets - offsets[0]

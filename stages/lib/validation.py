@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stages.engines.local import LOCAL
 from stages.lib.files import write_json, write_text
 from stages.lib.markdown import md_text
 
@@ -20,14 +21,13 @@ EXAMPLES = 5  # offending rows shown per failed expectation
 
 
 def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None,
-              show_rows: bool = False, session=None) -> dict:
-    """Validate `frame` against `expectations` (GX 1.x Expectation objects); return a compact result dict.
+              show_rows: bool = False, engine=LOCAL) -> dict:
+    """Validate `frame` against `expectations` (GX 1.x Expectation objects) where `engine` validates frames;
+    return a compact result dict.
 
     show_rows: a small frame of observed figures (one row per split, say) is kept whole in the result, so
-    reports and messages show the observed values, not only which rows failed.
-    session: a SparkSession (engine.name spark): the frame is validated as a Spark DataFrame."""
-    checked = session.createDataFrame(frame).cache() if session is not None else frame  # one scan per metric
-    out = run_suite_batches(name, [checked], expectations, index_column)
+    reports and messages show the observed values, not only which rows failed."""
+    out = run_suite_batches(name, [engine.whole(frame)], expectations, index_column)
     if show_rows:
         out["observed_rows"] = frame.to_dict("records")
     return out

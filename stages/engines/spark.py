@@ -1,10 +1,11 @@
-"""The Spark engine (`engine.name: spark`): a session, and ways to run the pipeline's own batch functions on it.
+"""The Spark engine (`engine.name: spark`): a stage's tasks run on Spark's executors.
 
-Nothing here re-implements a stage. A stage hands Spark the same pure functions the local engine calls on
-Arrow batches or DataFrames (the tokenizer, the padding, the check frames); Spark runs them on its executors
-with `mapInArrow`, and aggregations that span the corpus (the vocabulary, texts in both splits) are Spark
-aggregations. Results come back to the driver in partition order (`ordered_rows`), one row per batch, so the
-driver writes the declared outputs with the same writers as the local engine: same bytes.
+`map` runs each task as one partition of an RDD (Python workers call the stage's own function; results are
+pickled back and handed to the stage in task order, one partition at a time). `frames` builds the tasks'
+DataFrames on the executors with `mapInArrow` and keeps them, so Great Expectations validates one Spark DataFrame
+with its Spark datasource. Nothing here knows a stage: the functions come from the stage, and no stage module
+is imported here. The driver writes the outputs with the stage's own writers, so they are the local engine's
+bytes.
 
 Executors read inputs by path, so on a real cluster the project folder (or data/) must be on storage every
 node sees; the README's "Scaling out" says how.
@@ -12,15 +13,14 @@ node sees; the README's "Scaling out" says how.
 from __future__ import annotations
 
 import atexit
-import io
+import functools
 import os
 import shutil
 import sys
 import tempfile
+import traceback
 import zipfile
 from pathlib import Path
-
-import numpy as np
 
 # Settings that keep small and local runs quick and quiet; engine.spark.conf overrides any of them.
 DEFAULT_CONF = {
@@ -72,7 +72,7 @@ def spark_session(params: dict, app: str):
 
 def _ship_code(session) -> None:
     """Send the `stages` package to the executors (a zip on their Python path), so a cluster runs this code."""
-    package = Path(__file__).resolve().parents[1]
+    package = Path(__file__).resolve().parents[1]  # stages/
     folder = Path(tempfile.mkdtemp(prefix="stages-code-"))
     atexit.register(shutil.rmtree, folder, True)
     archive = folder / "stages.zip"
@@ -82,65 +82,67 @@ def _ship_code(session) -> None:
     session.sparkContext.addPyFile(str(archive))
 
 
-def ordered_rows(frame):
-    """The rows of a Spark DataFrame on the driver, partition after partition in order, one partition held at a
-    time (frames given here hold one row per batch, so a partition is small)."""
-    return frame.toLocalIterator(prefetchPartitions=True)
+class Engine:
+    name = "spark"
+
+    def __init__(self, params: dict, stage: str):
+        self.params, self.stage, self._session = params, stage, None
+
+    @property
+    def session(self):
+        """The SparkSession, started on first use (a stage that has no task for Spark starts none)."""
+        if self._session is None:
+            self._session = spark_session(self.params, self.stage)
+        return self._session
+
+    def map(self, fn, tasks):
+        tasks = list(tasks)
+        if not tasks:
+            return iter(())
+        # one partition per task, so Spark spreads them over the executors and they come back in order
+        rdd = self.session.sparkContext.parallelize(tasks, len(tasks)).map(functools.partial(_outcome, fn))
+        return (_result(outcome) for outcome in rdd.toLocalIterator(prefetchPartitions=True))
+
+    def frames(self, fn, tasks, schema):
+        from pyspark import StorageLevel
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        tasks = list(tasks)
+        if not tasks:
+            return [self.session.createDataFrame([], from_arrow_schema(schema))]
+        numbers = self.session.sparkContext.parallelize([(i,) for i in range(len(tasks))], len(tasks)).toDF("task long")
+        frame = numbers.mapInArrow(functools.partial(_frame_batches, fn, tasks, schema), from_arrow_schema(schema))
+        # kept (memory, else disk): Great Expectations runs a Spark job per metric, and each would otherwise
+        # run the stage's function again
+        return [frame.persist(StorageLevel.MEMORY_AND_DISK)]
+
+    def whole(self, frame):
+        return self.session.createDataFrame(frame).cache()
+
+    def close(self) -> None:
+        pass  # the session ends with the process
 
 
-def array_bytes(array: np.ndarray) -> bytes:
-    """An array as bytes for a binary column (np.save format: dtype and shape travel with the data)."""
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
+def _outcome(fn, task):
+    """fn(task) on an executor, or the exception it raised (to be raised again on the driver)."""
+    try:
+        return True, fn(task)
+    except (Exception, SystemExit) as error:  # the stage's own errors (a bad row in a file) reach it as such
+        return False, (error, traceback.format_exc())
 
 
-def bytes_array(data: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(data), allow_pickle=False)
+def _result(outcome):
+    ok, value = outcome
+    if ok:
+        return value
+    error, remote = value
+    error.add_note(f"(raised in a Spark task)\n{remote}")
+    raise error
 
 
-def table_bytes(table) -> bytes:
-    """An Arrow table as IPC stream bytes, for a binary column."""
+def _frame_batches(fn, tasks, schema, batches):
     import pyarrow as pa
 
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def bytes_table(data: bytes):
-    import pyarrow as pa
-
-    return pa.ipc.open_stream(data).read_all()
-
-
-def single_batch(columns: dict):
-    """One Arrow record batch of one row from {name: value} (what a batch function yields back to Spark)."""
-    import pyarrow as pa
-
-    return pa.RecordBatch.from_pydict({k: [v] for k, v in columns.items()})
-
-
-def task_frame(session, tasks: list[tuple], schema: str):
-    """A DataFrame of small task descriptions (blocks of rows, lists of files), one partition per task, so
-    Spark spreads them over the executors and returns their results in order."""
-    return session.sparkContext.parallelize(tasks, max(len(tasks), 1)).toDF(schema)
-
-
-def task_ranges(batches):
-    """(start, stop) of every task in the Arrow batches of a task_frame, as a batch function receives them."""
     for batch in batches:
-        yield from zip(batch.column("start").to_pylist(), batch.column("stop").to_pylist())
-
-
-def user_error(error: Exception, *kinds: type) -> Exception | None:
-    """The message of one of our own errors (SourceError, ...) raised inside a Spark task, re-raised on the
-    driver as that error; None when the failure is something else."""
-    text = str(error)
-    for kind in kinds:
-        marker = f"{kind.__name__}: "
-        if marker in text:
-            message = text.split(marker, 1)[1].split("\n")[0].strip()
-            return kind(message)
-    return None
+        for i in batch.column("task").to_pylist():
+            yield from pa.Table.from_pandas(fn(tasks[i]), schema=schema, preserve_index=False).to_batches()
