@@ -7,6 +7,7 @@ import importlib
 import inspect
 import re
 import sys
+from pathlib import Path
 
 from stages.engines import open_engine
 from stages.lib.params import load_params
@@ -21,12 +22,18 @@ def main(argv: list[str]) -> None:
     try:
         stage = importlib.import_module(f"stages.{argv[0]}")
         if "engine" in inspect.signature(stage.main).parameters:  # a stage whose tasks an engine may run
-            stage.main(params, open_engine(params, argv[0]))
+            engine = open_engine(params, argv[0])
+            try:
+                stage.main(params, engine)
+            finally:
+                engine.close()
         else:
             stage.main(params)
     except FileNotFoundError as e:  # run by hand before the stages that make its inputs
         quoted = re.search(r"'([^']+)'", str(e))  # Arrow: "Failed to open local file 'data/raw/x.parquet'"
-        missing = e.filename or (quoted.group(1) if quoted else str(e).split(": ")[-1])
+        missing = Path(e.filename or (quoted.group(1) if quoted else str(e).split(": ")[-1]))
+        if missing.is_absolute() and missing.is_relative_to(Path.cwd()):  # tasks read inputs by absolute path
+            missing = missing.relative_to(Path.cwd())
         sys.exit(f"{argv[0]}: input {missing} not found; `dvc repro {argv[0]}` runs the stages before it first")
 
 

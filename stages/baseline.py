@@ -26,22 +26,22 @@ MODELS = ("tfidf_logreg", "nbsvm")
 
 def token_strings(texts) -> list[str]:
     """Each review as its pipeline tokens joined by single spaces (the vectorisers split on spaces only)."""
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # pyarrow: not needed by the NumPy-only stages
 
-    from stages.lib.text import tokenize
+    from stages.lib.text import tokenize  # imports pyarrow
 
     return pc.binary_join(tokenize(texts), " ").to_pylist()
 
 
 def _vectorizer(kind: str, ngrams: int, **options):
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer  # scikit-learn: only the baseline needs it
 
     cls = TfidfVectorizer if kind == "tfidf" else CountVectorizer
     return cls(token_pattern=r"[^ ]+", lowercase=False, ngram_range=(1, ngrams), dtype=np.float64, **options)
 
 
 def _logreg(c: float, seed: int):
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # scikit-learn: only the baseline needs it
 
     return LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=1000, random_state=seed)
 
@@ -61,7 +61,7 @@ def nb_ratios(x, y: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def fit_nbsvm(train: list[str], y: np.ndarray, cfg: dict, seed: int):
-    from scipy import sparse
+    from scipy import sparse  # SciPy: only the baseline needs it
 
     vectorizer = _vectorizer("count", cfg["ngrams"], binary=True)
     x = vectorizer.fit_transform(train)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from stages.lib.arrays import npy_layout, parquet_frames, read_rows
 from stages.lib.files import atomic_path, write_json, write_text
+from stages.lib.keras_files import load_model
 from stages.lib.markdown import md_text
 from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, rounded
 from stages.lib.params import load_params
@@ -28,7 +29,7 @@ def predict(model, x, batch: int = 1024) -> np.ndarray:
 
     Batches come from our own tf.data pipeline: Keras' input path for NumPy arrays uses a parallel map that
     prints an alarming (harmless) E0000 line from TensorFlow's graph rewriting."""
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow takes seconds to import
 
     if isinstance(x, np.ndarray):
         if len(x) == 0:
@@ -86,7 +87,6 @@ def errors_markdown(test: pd.DataFrame, wrong: pd.DataFrame, texts: dict[str, st
 
 
 def main(params: dict) -> None:
-    from stages.lib.keras_files import load_model
 
     cfg = params["evaluate"]
     model = load_model(MODEL)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.files import atomic_dir, read_lines, write_text
+from stages.lib.keras_files import load_model, save_keras_reproducibly
 from stages.lib.markdown import md_text
 from stages.lib.params import load_params
 
@@ -70,8 +71,7 @@ def neighbours_markdown(spaces: dict[str, tuple[np.ndarray, list[str]]], probes:
 
 
 def main(params: dict) -> None:
-    from stages.lib.keras_files import load_model, save_keras_reproducibly
-    from stages.lib.raw_text import export_saved_model, raw_text_model
+    from stages.lib.raw_text import export_saved_model, raw_text_model  # imports TensorFlow
 
     vocabulary = read_lines("data/interim/vocab.txt")
     model = load_model(MODEL)

@@ -22,6 +22,11 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
+from stages.lib.arrays import open_parquet
+from stages.lib.keras_files import load_model
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODEL = Path("models/raw_text_model.keras")
@@ -34,9 +39,7 @@ class InputError(ValueError):
 
 def load(path: Path = MODEL):
     """The raw-text model with a second output, the token ids, to tell reviews with no known word."""
-    import keras
-
-    from stages.lib.keras_files import load_model
+    import keras  # Keras imports TensorFlow
 
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run `make repro` (or `dvc repro export`) first")
@@ -58,8 +61,7 @@ def load(path: Path = MODEL):
 
 def score_batch(model, reviews: list[str]):
     """(P(positive), no_known_word) per review; strings go in as a tf.string tensor (predict() refuses them)."""
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow takes seconds to import
 
     if not reviews:
         return np.zeros(0, np.float32), np.zeros(0, bool)
@@ -72,8 +74,6 @@ def score_batch(model, reviews: list[str]):
 
 def score(model, reviews: list[str], batch_size: int = 1024):
     """P(positive) of every review, in batches."""
-    import numpy as np
-
     parts = [score_batch(model, reviews[i:i + batch_size])[0] for i in range(0, len(reviews), batch_size)]
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
@@ -96,10 +96,9 @@ def _lines(stream, name: str, batch_size: int) -> Iterator[list[str]]:
 
 def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
     """Batches of the `text` column of a CSV/TSV/Parquet/JSON Lines file, read a batch at a time."""
-    import pandas as pd
+    import pandas as pd  # pandas: not needed by the NumPy-only stages
 
-    from stages.lib.arrays import open_parquet
-    from stages.lib.local_files import first_bad_utf8_line, format_suffix
+    from stages.lib.local_files import first_bad_utf8_line, format_suffix  # imports pandas
 
     suffix = format_suffix(path)
     try:
@@ -129,7 +128,7 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
 
 
 def batches(args) -> Iterator[list[str]]:
-    from stages.lib.local_files import format_suffix
+    from stages.lib.local_files import format_suffix  # imports pandas
 
     if args.file is not None:
         path = args.file

@@ -45,7 +45,7 @@ def coded_rows(path: str, rows: tuple[int, int]) -> list[tuple[str, np.ndarray, 
     """One task: reviews start..stop-1 of a Parquet file of data/raw, tokenized and encoded on their own, split by
     split in file order: [(split, codes into the task's unique tokens, those tokens, offsets, labels)].
     The ood file has no split column: its reviews are split "ood"."""
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # pyarrow: not needed by the NumPy-only stages
 
     table = parquet_rows(path, *rows, columns=["text", "label", "split"] if path.endswith("reviews.parquet")
                          else ["text", "label"])

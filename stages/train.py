@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.files import atomic_dir, write_json
+from stages.lib.arrays import as_rows
 from stages.lib.keras_files import save_keras_reproducibly
 from stages.lib.params import load_params
 
@@ -35,8 +36,8 @@ def split_train_validation(n: int, validation_split: float, max_train_samples: i
 
 def make_deterministic(seed: int) -> None:
     os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
-    import keras
-    import tensorflow as tf
+    import keras  # Keras imports TensorFlow
+    import tensorflow as tf  # TensorFlow takes seconds to import
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
@@ -46,7 +47,7 @@ def strategy_for(name: str):
     """The tf.distribute strategy of `train.distribute`: none (TensorFlow's default, one device), mirrored (a
     replica per local GPU, or per logical CPU device when there is no GPU) or multi_worker (one per machine
     listed in the TF_CONFIG environment variable, each mirroring over its own devices)."""
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow takes seconds to import
 
     if name == "none":
         return tf.distribute.get_strategy()
@@ -78,9 +79,8 @@ def batches(x, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: i
     (Keras' own input path for NumPy arrays uses a parallel map that TensorFlow's op determinism rewrites,
     with an alarming error line.)
     """
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow takes seconds to import
 
-    from stages.lib.arrays import as_rows
 
     x = as_rows(x)
     labels = y.astype(np.float32)
@@ -103,11 +103,10 @@ def batches(x, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: i
 def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=()):
     """Build, compile and fit the model on x (padded ids: an array or a .npy path read batch by batch) and
     labels y; returns (model, history dict)."""
-    import keras
+    import keras  # Keras imports TensorFlow
 
-    from stages.lib.arrays import as_rows
 
-    from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes
+    from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes  # imports Keras
 
     cfg, emb = params["train"], params["embedding"]
     make_deterministic(params["seed"])
@@ -142,10 +141,10 @@ def best_epoch_metrics(history: dict, early_stopping: bool = True) -> dict:
 
 
 def main(params: dict) -> None:
-    from dvclive import Live
-    from dvclive.keras import DVCLiveCallback
+    from dvclive import Live  # DVCLive imports DVC: only training logs
+    from dvclive.keras import DVCLiveCallback  # DVCLive imports DVC: only training logs
 
-    from stages.lib.models import NonFiniteLossError
+    from stages.lib.models import NonFiniteLossError  # imports Keras
 
     x, y = PADDED_DIR / "train_x.npy", np.load(PADDED_DIR / "train_y.npy")  # x is read from disk, batch by batch
     matrix = np.load(MATRIX)

@@ -40,7 +40,7 @@ def rows_frame(x: np.ndarray, y: np.ndarray, first_row: int = 0) -> pd.DataFrame
 
 
 def rows_expectations(params: dict, n_labels: int, vocab_size: int) -> list:
-    import great_expectations.expectations as gxe
+    import great_expectations.expectations as gxe  # Great Expectations takes seconds to import
 
     limit = params["validation"]["features"]["max_all_padding_share"]
     return [
@@ -62,7 +62,7 @@ def matrix_frame(matrix: np.ndarray, coverage: dict) -> pd.DataFrame:
 
 
 def matrix_expectations(params: dict, vocab_size: int) -> list:
-    import great_expectations.expectations as gxe
+    import great_expectations.expectations as gxe  # Great Expectations takes seconds to import
 
     return [
         gxe.ExpectColumnValuesToBeInSet(column="rows", value_set=[vocab_size]),
@@ -91,7 +91,7 @@ def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, voc
     """arrays: {split: (ids, labels)} as arrays or as paths of .npy files (read `rows` reviews at a time).
     vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size.
     engine: who builds each block's check frame (a task) and hands the frames to Great Expectations."""
-    from stages.lib.validation import run_suite, run_suite_batches
+    from stages.lib.validation import run_suite, run_suite_batches  # imports pandas; Great Expectations when it runs
 
     results = []
     for split, (x, y) in arrays.items():
@@ -109,7 +109,7 @@ def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, voc
 
 
 def main(params: dict, engine=LOCAL) -> None:
-    from stages.lib.validation import write_reports
+    from stages.lib.validation import write_reports  # imports pandas; Great Expectations when it runs
 
     arrays = {split: (PADDED_DIR / f"{split}_x.npy", PADDED_DIR / f"{split}_y.npy") for split in SPLITS}
     results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"),

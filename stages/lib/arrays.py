@@ -121,7 +121,7 @@ class NpyWriter:
 def hashes_of(values) -> np.ndarray:
     """64-bit hashes of a pandas Series' values, row by row: how corpus-wide facts (duplicates, texts in both
     splits) are kept without keeping the values."""
-    import pandas as pd
+    import pandas as pd  # pandas: not needed by the NumPy-only stages
 
     return pd.util.hash_array(values.to_numpy(dtype=object))
 
@@ -129,7 +129,7 @@ def hashes_of(values) -> np.ndarray:
 def open_parquet(path: Path | str):
     """A Parquet file to read batch by batch. pre_buffer=False: Arrow's default (True) caches every column chunk
     it has read until the file is closed, so memory would grow with the file, not with the batch."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # pyarrow: not needed by the NumPy-only stages
 
     return pq.ParquetFile(path, pre_buffer=False)
 
@@ -138,7 +138,7 @@ def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] 
     """DataFrames of exactly `rows` rows (the last one shorter) read from a Parquet file batch by batch.
 
     An empty file yields one empty frame with the file's columns, so checks still see its schema."""
-    import pyarrow as pa
+    import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
 
     file = open_parquet(path)
     pending, held = [], 0
@@ -161,7 +161,7 @@ def parquet_rows(path: Path | str, start: int, stop: int, columns: list[str] | N
 
     Parquet decodes a row group whole; the last two decoded here are kept, so tasks that walk a file in order
     (the local engine runs them one after another) decode each row group once."""
-    import pyarrow as pa
+    import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
 
     file = open_parquet(path)
     stat = os.stat(path)

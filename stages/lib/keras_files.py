@@ -46,7 +46,7 @@ def _renumber_shared_ids(node, numbers: dict):
 
 def load_model(path: Path | str):
     """Load a .keras file of this project, registering its custom layers first."""
-    import keras
+    import keras  # Keras imports TensorFlow
 
     import stages.lib.models  # noqa: F401  (HashedBigrams)
     import stages.lib.raw_text  # noqa: F401  (RawTextToIds, tf_standardize)

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from stages.lib.arrays import as_rows
+
 
 @keras.saving.register_keras_serializable(package="imdb_embeddings")
 class HashedBigrams(layers.Layer):
@@ -223,7 +225,6 @@ def fit_naive_bayes(model: keras.Model, x, y: np.ndarray, alpha: float, rows: np
                     batch: int = 1024) -> None:
     """Set nb_fasttext's naive-Bayes ratios from the training reviews: padded ids x (an array, or a .npy file
     read `batch` rows at a time), labels y, and which rows count (default: all)."""
-    from stages.lib.arrays import as_rows
 
     x = as_rows(x)
     rows = np.arange(len(x)) if rows is None else rows

@@ -81,7 +81,7 @@ def export_saved_model(raw_model: keras.Model, folder) -> None:
 
 def _fix_fingerprint_uuid(path: Path) -> None:
     """fingerprint.pb carries a random uuid; derive it from the content hashes so equal models give equal bytes."""
-    from tensorflow.core.protobuf import fingerprint_pb2
+    from tensorflow.core.protobuf import fingerprint_pb2  # TensorFlow takes seconds to import
 
     fingerprint = fingerprint_pb2.FingerprintDef()
     fingerprint.ParseFromString(path.read_bytes())

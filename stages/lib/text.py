@@ -132,7 +132,7 @@ def ids_for(texts, vocabulary: list[str]) -> list[list[int]]:
 
 def tf_standardize(texts):
     """The same standardisation in TensorFlow, for the model that reads raw text."""
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow takes seconds to import
 
     x = tf.strings.lower(texts, encoding="utf-8")
     for pattern, replacement in STANDARDIZE_STEPS:
@@ -142,7 +142,7 @@ def tf_standardize(texts):
 
 def make_vectorizer(vocabulary: list[str], maxlen: int | None = None):
     """A Keras TextVectorization giving the pipeline's ids (ragged, or cut/padded at the end to `maxlen`)."""
-    import keras
+    import keras  # Keras imports TensorFlow
 
     return keras.layers.TextVectorization(
         standardize=tf_standardize, split="whitespace", vocabulary=vocabulary, output_mode="int",

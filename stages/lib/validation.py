@@ -43,8 +43,8 @@ def run_suite_batches(name: str, frames, expectations: list, index_column: str |
     uniqueness check. A single frame gives GX's own result unchanged."""
     warnings.filterwarnings("ignore", module="great_expectations")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    import great_expectations as gx  # Great Expectations takes seconds to import
+    from great_expectations.data_context.types.base import ProgressBarsConfig  # Great Expectations takes seconds to import
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)

@@ -1,0 +1,98 @@
+"""The engine contract, the same for every engine in the registry: tasks' results in task order, a task's error
+raised as that error, the same check frames, and corpus-wide results merged alike. Spark runs as local[2] here;
+tests/test_spark.py runs the whole data pipeline on it and compares every output byte."""
+import importlib.util
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from stages.engines import ENGINES, open_engine
+from stages.engines.local import LOCAL
+from stages.lib.local_files import SourceError
+from tests.conftest import REPO
+
+needs = {"spark": pytest.mark.skipif(importlib.util.find_spec("pyspark") is None,
+                                     reason="no pyspark: run `make setup-spark`")}
+
+
+@pytest.fixture(scope="module", params=sorted(ENGINES), ids=sorted(ENGINES))
+def engine(request):
+    if request.param in needs and needs[request.param].args[0]:
+        pytest.skip(needs[request.param].kwargs["reason"])
+    params = {**yaml.safe_load((REPO / "params.yaml").read_text()),
+              "engine": {"name": request.param, "spark": {"master": "local[2]", "conf": {}}}}
+    engine = open_engine(params, "contract")
+    yield engine
+    engine.close()
+
+
+def block(scale: int, task: tuple[int, int]) -> np.ndarray:
+    start, stop = task
+    return np.arange(start, stop) * scale
+
+
+def fails_at(bad: int, task: int) -> int:
+    if task == bad:
+        raise SourceError(f"data/external/reviews.csv: row {task} is bad")
+    return task
+
+
+def frame_of(task: int) -> pd.DataFrame:
+    return pd.DataFrame({"task": np.full(3, task, np.int64), "value": np.arange(3, dtype=np.int64) + 10 * task,
+                         "text": [f"t{task}-{i}" for i in range(3)]})
+
+
+SCHEMA = pa.schema([("task", pa.int64()), ("value", pa.int64()), ("text", pa.string())])
+
+
+def test_map_keeps_task_order(engine):
+    tasks = [(start, min(start + 7, 60)) for start in range(0, 60, 7)]
+    results = list(engine.map(partial(block, 3), tasks))
+    assert [len(r) for r in results] == [b - a for a, b in tasks]
+    assert np.concatenate(results).tolist() == (np.arange(60) * 3).tolist()
+    assert list(engine.map(partial(block, 3), [])) == []
+
+
+def test_a_tasks_error_arrives_as_that_error(engine):
+    with pytest.raises(SourceError, match=r"reviews.csv: row 5 is bad"):
+        list(engine.map(partial(fails_at, 5), range(9)))
+    assert list(engine.map(partial(fails_at, -1), range(4))) == [0, 1, 2, 3]  # the engine still works afterwards
+
+
+def test_frames_hold_every_tasks_rows(engine):
+    frames = list(engine.frames(frame_of, range(5), SCHEMA))
+    whole = pd.concat([f.toPandas() if hasattr(f, "toPandas") else f for f in frames], ignore_index=True)
+    assert whole.sort_values(["task", "value"]).reset_index(drop=True).equals(
+        pd.concat([frame_of(t) for t in range(5)], ignore_index=True))
+
+
+def test_corpus_wide_results_are_the_same_merge_on_every_engine(engine, tmp_path):
+    """tokenize's vocabulary and validate_raw's corpus facts from a Parquet file of 5 row groups."""
+    from stages import tokenize, validate_raw
+    from stages.lib.text import Codebook
+
+    texts = [f"word{i % 7} common {'rare' if i == 3 else 'x'}" for i in range(50)]
+    table = pa.table({"id": [f"r{i}" for i in range(50)], "text": texts, "label": [i % 2 for i in range(50)],
+                      "split": ["test" if i % 5 == 0 else "train" for i in range(50)]})
+    path = tmp_path / "reviews.parquet"
+    pq.write_table(table, path, row_group_size=10)
+
+    def vocabulary_and_facts(runner):
+        book = Codebook()
+        tasks = [(a, min(a + 13, 50)) for a in range(0, 50, 13)]  # across row-group boundaries
+        for parts in runner.map(partial(tokenize.coded_rows, str(path)), tasks):
+            for split, codes, uniques, _, _ in parts:
+                merged = book.merge(codes, uniques)
+                if split == "train":
+                    book.count(merged)
+        facts, _ = validate_raw.corpus_facts(str(path), 13, None, runner)
+        return book.vocabulary(6)[0], facts.by_split_and_label, facts.texts_in_both().tolist()
+
+    vocabulary, counts, in_both = vocabulary_and_facts(engine)
+    assert (vocabulary, counts, in_both) == vocabulary_and_facts(LOCAL)
+    assert vocabulary[:4] == ["", "[UNK]", "common", "x"] and counts[("test", 0)] == 5 and len(in_both) == 7
