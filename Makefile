@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test browser bench bench-scale bench-scale-spark report compare plots example seeds clean-venv
+.PHONY: setup setup-spark repro test test-fast browser bench bench-scale bench-scale-spark report compare plots example seeds clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -33,8 +33,13 @@ $(PLOTS_PAGE): $(STAMP)
 repro: setup
 	$(BIN)/dvc repro
 
+# Every test, on both cores (pytest-xdist), with the slowest listed at the end; CI runs this
 test: setup setup-spark
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist load --durations=15 tests
+
+# The fast tier: everything but the tests marked slow in tests/conftest.py (dvc CLI, pipelines, Spark stages, browser)
+test-fast: setup setup-spark
+	$(BIN)/python -m pytest -q -m "not slow" --durations=10 tests
 
 # Chromium (apt) and Mermaid (npm) for the browser checks of tests/test_browser.py; CI runs it before `make test`
 browser: setup

@@ -12,6 +12,24 @@ REPO = Path(__file__).resolve().parents[1]
 TF_LOG_NOISE = re.compile(r"^.*(?:oneDNN custom operations|absl::InitializeLog|^[IWE]\d{4} \d\d:\d\d:\d\d).*$", re.M)
 STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])  # in pipeline order
 
+# Two tiers. `slow`: the real dvc CLI, whole tiny pipelines, Spark sessions running the stages, the browser, and
+# the stage or predict subprocesses of the bad-input checks (seconds each). `make test-fast` runs the rest;
+# `make test` (CI) runs both. Measured with `pytest --durations`; a test that needs the tiny pipeline is slow.
+SLOW_MODULES = {"test_dvc_cli", "test_spark", "test_example", "test_pipeline", "test_browser", "test_bad_inputs",
+                "test_predict", "test_temporaries", "test_streaming", "test_distribute", "test_non_finite"}
+SLOW_FIXTURES = {"tiny"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: seconds to minutes each (dvc CLI, pipelines, Spark, browser); "
+                                       "`make test-fast` leaves them out")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture
 def default_params() -> dict:

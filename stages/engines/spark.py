@@ -22,6 +22,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
+import pyarrow as pa
+
 # Settings that keep small and local runs quick and quiet; engine.spark.conf overrides any of them.
 DEFAULT_CONF = {
     "spark.ui.enabled": "false",
@@ -160,8 +162,6 @@ def _result(outcome):
 
 
 def _frame_batches(fn, tasks, schema, batches):
-    import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
-
     for batch in batches:
         for i in batch.column("task").to_pylist():
             yield from pa.Table.from_pandas(fn(tasks[i]), schema=schema, preserve_index=False).to_batches()
