@@ -159,7 +159,7 @@ def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] 
 def parquet_rows(path: Path | str, start: int, stop: int, columns: list[str] | None = None):
     """Rows start..stop-1 of a Parquet file as an Arrow table (a task's share of it), with the file's schema.
 
-    Parquet decodes a row group whole; the last two decoded here are kept, so tasks that walk a file in order
+    Parquet decodes a row group whole; the last one decoded here is kept, so tasks that walk a file in order
     (the local engine runs them one after another) decode each row group once."""
     import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
 
@@ -172,7 +172,7 @@ def parquet_rows(path: Path | str, start: int, stop: int, columns: list[str] | N
             key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, i, tuple(columns or ()))
             if key not in _GROUPS:
                 _GROUPS[key] = file.read_row_group(i, columns=columns)
-                while len(_GROUPS) > 2:
+                while len(_GROUPS) > 1:
                     _GROUPS.popitem(last=False)
             parts.append(_GROUPS[key].slice(max(start - at, 0), min(stop, at + n) - max(start, at)))
         at += n
