@@ -7,7 +7,6 @@ of a mapped file count as the process's own memory until the kernel drops them, 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator
 
@@ -171,16 +170,15 @@ def parquet_rows(path: Path | str, start: int, stop: int, columns: list[str] | N
         if at < stop and at + n > start:
             key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, i, tuple(columns or ()))
             if key not in _GROUPS:
+                _GROUPS.clear()  # before decoding the next group, so two are never held by the cache
                 _GROUPS[key] = file.read_row_group(i, columns=columns)
-                while len(_GROUPS) > 1:
-                    _GROUPS.popitem(last=False)
             parts.append(_GROUPS[key].slice(max(start - at, 0), min(stop, at + n) - max(start, at)))
         at += n
     schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(c) for c in columns])
     return pa.Table.from_batches([b for t in parts for b in t.to_batches()], schema=schema)
 
 
-_GROUPS: OrderedDict = OrderedDict()
+_GROUPS: dict = {}  # the one decoded row group parquet_rows keeps
 
 
 def parquet_row_count(path: Path | str) -> int:
