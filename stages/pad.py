@@ -55,6 +55,7 @@ def main(params: dict, engine=LOCAL) -> None:
                 for x_block, y_block in engine.map(pad, block_ranges(n, BLOCK_ROWS)):
                     x.write(x_block)
                     y.write(y_block)
+                    del x_block, y_block  # not held while the next block is padded
     print(f"pad: maxlen {maxlen}, padding {cfg['padding']}, truncating {cfg['truncating']} -> {OUT_DIR}/")
 
 

@@ -135,6 +135,7 @@ def code_splits(params: dict, splits: dict[str, SplitCodes], engine=LOCAL) -> tu
             if split == "train":
                 book.count(codes)
             splits[split].append(codes, offsets, labels)
+        del parts, codes  # not held while the next task runs
     return book.vocabulary(params["tokenize"]["vocab_size"])
 
 

@@ -158,27 +158,50 @@ def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] 
 def parquet_rows(path: Path | str, start: int, stop: int, columns: list[str] | None = None):
     """Rows start..stop-1 of a Parquet file as an Arrow table (a task's share of it), with the file's schema.
 
-    Parquet decodes a row group whole; the last one decoded here is kept, so tasks that walk a file in order
-    (the local engine runs them one after another) decode each row group once."""
-    import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
-
-    file = open_parquet(path)
-    stat = os.stat(path)
-    parts, at = [], 0
-    for i in range(file.metadata.num_row_groups):
-        n = file.metadata.row_group(i).num_rows
-        if at < stop and at + n > start:
-            key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, i, tuple(columns or ()))
-            if key not in _GROUPS:
-                _GROUPS.clear()  # before decoding the next group, so two are never held by the cache
-                _GROUPS[key] = file.read_row_group(i, columns=columns)
-            parts.append(_GROUPS[key].slice(max(start - at, 0), min(stop, at + n) - max(start, at)))
-        at += n
-    schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(c) for c in columns])
-    return pa.Table.from_batches([b for t in parts for b in t.to_batches()], schema=schema)
+    The file is read as a stream from the row group that holds `start`. The stream is kept, so the next call
+    that starts where this one stopped (tasks walking a file in order, as the local engine runs them) goes on
+    reading it: each row group is read once, a batch at a time, as iter_batches reads a whole file."""
+    key = (str(Path(path).resolve()), os.stat(path).st_mtime_ns, tuple(columns or ()))
+    cursor = _CURSOR.get(key)
+    if cursor is None or cursor.position != start:
+        _CURSOR.clear()  # one stream at a time
+        cursor = _CURSOR[key] = _ParquetCursor(path, start, columns)
+    return cursor.take(stop - start)
 
 
-_GROUPS: dict = {}  # the one decoded row group parquet_rows keeps
+class _ParquetCursor:
+    def __init__(self, path: Path | str, start: int, columns: list[str] | None):
+        import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
+
+        file = open_parquet(path)
+        self.schema = (file.schema_arrow if columns is None
+                       else pa.schema([file.schema_arrow.field(c) for c in columns]))
+        group, first = 0, 0
+        while group < file.metadata.num_row_groups and first + file.metadata.row_group(group).num_rows <= start:
+            first += file.metadata.row_group(group).num_rows
+            group += 1
+        groups = range(group, file.metadata.num_row_groups)
+        self.batches = file.iter_batches(batch_size=BLOCK_ROWS, row_groups=groups, columns=columns) if groups else iter(())
+        self.pending, self.position = [], first
+        self.take(start - first)  # skip to `start`
+
+    def take(self, n: int):
+        import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
+
+        held = sum(b.num_rows for b in self.pending)
+        while held < n:
+            batch = next(self.batches, None)
+            if batch is None:
+                break
+            self.pending.append(batch)
+            held += batch.num_rows
+        table = pa.Table.from_batches(self.pending, schema=self.schema)
+        self.pending = table.slice(n).to_batches()
+        self.position += min(n, held)
+        return table.slice(0, n)
+
+
+_CURSOR: dict = {}  # the one open stream of parquet_rows
 
 
 def parquet_row_count(path: Path | str) -> int:
