@@ -96,3 +96,17 @@ def test_corpus_wide_results_are_the_same_merge_on_every_engine(engine, tmp_path
     vocabulary, counts, in_both = vocabulary_and_facts(engine)
     assert (vocabulary, counts, in_both) == vocabulary_and_facts(LOCAL)
     assert vocabulary[:4] == ["", "[UNK]", "common", "x"] and counts[("test", 0)] == 5 and len(in_both) == 7
+
+
+def test_parquet_rows_are_the_same_table_however_the_file_is_walked(tmp_path):
+    """A task's rows do not depend on the tasks before it in the same process: one chunk per column, equal."""
+    from stages.lib.arrays import parquet_rows
+
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"id": list(range(70_000)), "text": [f"review {i}" * (i % 5) for i in range(70_000)]}),
+                   path, row_group_size=30_000)
+    walked = [parquet_rows(path, a, min(a + 25_000, 70_000)) for a in range(0, 70_000, 25_000)]  # in order
+    jumped = [parquet_rows(path, a, min(a + 25_000, 70_000)) for a in (50_000, 0, 25_000)]  # fresh each time
+    for table, other in zip(walked, [jumped[1], jumped[2], jumped[0]]):
+        assert table.equals(other) and all(column.num_chunks == 1 for column in table.columns)
+    assert [t.column("id")[0].as_py() for t in walked] == [0, 25_000, 50_000] and walked[2].num_rows == 20_000

@@ -198,7 +198,9 @@ class _ParquetCursor:
         table = pa.Table.from_batches(self.pending, schema=self.schema)
         self.pending = table.slice(n).to_batches()
         self.position += min(n, held)
-        return table.slice(0, n)
+        # one chunk per column, whatever batches it came from: pandas' Arrow-backed strings keep the chunks,
+        # and a Parquet file written from them would get other pages (other bytes) on another engine
+        return table.slice(0, n).combine_chunks()
 
 
 _CURSOR: dict = {}  # the one open stream of parquet_rows
