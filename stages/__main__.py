@@ -3,6 +3,7 @@
 params.yaml is loaded and checked here, before the stage module and its heavy imports (pandas, TensorFlow,
 Great Expectations) are loaded, so a bad value fails in a fraction of a second.
 """
+import errno
 import importlib
 import inspect
 import re
@@ -12,7 +13,11 @@ from pathlib import Path
 from stages.engines import open_engine
 from stages.lib.params import load_params
 
-STAGES = ["download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"]
+# Errors of the machine, not of this code: a full disk, a quota, a read-only or forbidden folder.
+WRITE_ERRORS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some of your disk quota",
+                errno.EFBIG: "the file system refuses a file this large", errno.EROFS: "the file system is read-only",
+                errno.EACCES: "check the folder's permissions", errno.EPERM: "check the folder's permissions"}
+STAGES = ["check_params", "download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train", "evaluate", "export"]
 
 
 def main(argv: list[str]) -> None:
@@ -29,12 +34,21 @@ def main(argv: list[str]) -> None:
                 engine.close()
         else:
             stage.main(params)
+    except KeyboardInterrupt:  # Ctrl-C: the outputs' temporaries are removed on the way out
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     except FileNotFoundError as e:  # run by hand before the stages that make its inputs
         quoted = re.search(r"'([^']+)'", str(e))  # Arrow: "Failed to open local file 'data/raw/x.parquet'"
         missing = Path(e.filename or (quoted.group(1) if quoted else str(e).split(": ")[-1]))
         if missing.is_absolute() and missing.is_relative_to(Path.cwd()):  # tasks read inputs by absolute path
             missing = missing.relative_to(Path.cwd())
         sys.exit(f"{argv[0]}: input {missing} not found; `dvc repro {argv[0]}` runs the stages before it first")
+    except OSError as e:
+        if e.errno not in WRITE_ERRORS:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        sys.exit(f"{argv[0]}: {where}{e.strerror}; {WRITE_ERRORS[e.errno]}, then run `dvc repro` again "
+                 "(nothing was half-written)")
 
 
 if __name__ == "__main__":

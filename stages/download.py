@@ -227,7 +227,12 @@ class ParquetReviews:
 
 
 def parquet_chunk(path: str, shown: Path, rows: tuple[int, int]) -> pd.DataFrame:
-    return checked_chunk(parquet_rows(path, *rows).to_pandas(), shown, rows[0])
+    try:
+        table = parquet_rows(path, *rows)
+    except (ValueError, OSError) as e:  # a damaged row group further into the file (pyarrow.ArrowInvalid)
+        raise SourceError(f"{shown}: not a valid Parquet file (rows {rows[0] + 1}-{rows[1]}): "
+                          f"{str(e).strip().splitlines()[0]}") from None
+    return checked_chunk(table.to_pandas(), shown, rows[0])
 
 
 def parquet_hashes_and_labels(path: str, shown: Path, rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

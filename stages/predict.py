@@ -14,7 +14,6 @@ carries the pipeline's tokenizer, so a review scores exactly as the pipeline wou
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -25,11 +24,13 @@ from typing import Iterator
 import numpy as np
 
 from stages.lib.arrays import open_parquet
+from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
 from stages.lib.keras_files import load_model
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODEL = Path("models/raw_text_model.keras")
+NO_TEXT = "no text"  # the label of a review that is null, empty or only whitespace
 TABLE_FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
 
 
@@ -43,8 +44,11 @@ def load(path: Path = MODEL):
 
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run `make repro` (or `dvc repro export`) first")
+    if not path.is_file():
+        raise SystemExit(f"error: {path} is not a file; --model takes a .keras file saved by `export`")
     damaged = f"error: {path} is damaged or not a model saved by this pipeline"
-    fix = "restore it with `dvc checkout` or re-create it with `dvc repro export`"
+    fix = (f"restore it with `dvc checkout --force {path}` (the version dvc.lock records) or re-create it with "
+           "`dvc repro export`")
     try:
         with zipfile.ZipFile(path) as archive:
             broken = archive.testzip()
@@ -78,13 +82,15 @@ def score(model, reviews: list[str], batch_size: int = 1024):
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def _lines(stream, name: str, batch_size: int) -> Iterator[list[str]]:
+def _lines(stream, name: str, batch_size: int, path: Path | None = None) -> Iterator[list[str]]:
     """Batches of lines of a binary stream, each decoded as UTF-8 (a bad line is named, not guessed at)."""
     batch = []
     for number, raw in enumerate(stream, start=1):
         try:
             batch.append(raw.decode("utf-8").rstrip("\r\n"))
         except UnicodeDecodeError as e:
+            if path is not None:  # a file: say what it looks like (UTF-16, Parquet, ...)
+                raise InputError(not_utf8(path, "re-encode it as UTF-8 (if it is Latin-1: iconv -f latin1 -t utf-8)"))
             raise InputError(f"{name}, line {number}: not UTF-8 text ({e.reason}); re-encode it as UTF-8 "
                              "(e.g. iconv -f latin1 -t utf-8)") from None
         if len(batch) == batch_size:
@@ -98,7 +104,7 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
     """Batches of the `text` column of a CSV/TSV/Parquet/JSON Lines file, read a batch at a time."""
     import pandas as pd  # pandas: not needed by the NumPy-only stages
 
-    from stages.lib.local_files import first_bad_utf8_line, format_suffix  # imports pandas
+    from stages.lib.local_files import format_suffix  # imports pandas
 
     suffix = format_suffix(path)
     try:
@@ -119,8 +125,9 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
                 raise InputError(f"{path}: no column 'text' (found: {', '.join(map(str, chunk.columns))})")
             yield chunk["text"].fillna("").astype(str).tolist()
     except UnicodeDecodeError:
-        line, reason = first_bad_utf8_line(path)
-        raise InputError(f"{path}, line {line}: not UTF-8 text ({reason}); re-encode it as UTF-8") from None
+        raise InputError(not_utf8(path, "re-encode it as UTF-8")) from None
+    except DAMAGED_COMPRESSION as e:
+        raise InputError(damaged_compression(path, e)) from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file; expected a header with a 'text' column") from None
     except (pd.errors.ParserError, ValueError) as e:  # pyarrow.ArrowInvalid is a ValueError
@@ -132,13 +139,19 @@ def batches(args) -> Iterator[list[str]]:
 
     if args.file is not None:
         path = args.file
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder; --file takes one file (a table with a 'text' column, or one "
+                             "review per line)")
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         if format_suffix(path) in TABLE_FORMATS:
             yield from _table(path, args.batch_size)
         else:
-            with (gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")) as f:
-                yield from _lines(f, str(path), args.batch_size)
+            try:
+                with open_bytes(path) as f:
+                    yield from _lines(f, str(path), args.batch_size, path)
+            except DAMAGED_COMPRESSION as e:
+                raise InputError(damaged_compression(path, e)) from None
     elif args.reviews == ["-"]:
         yield from _lines(sys.stdin.buffer, "standard input", args.batch_size)
     else:
@@ -147,19 +160,33 @@ def batches(args) -> Iterator[list[str]]:
 
 
 def format_rows(first_row: int, reviews: list[str], p, unknown, threshold: float, fmt: str) -> str:
+    """One line per review. A review with no text (null, empty or blank) gets no probability and no label: the
+    model would only see padding, and a label there would be a guess."""
     out = []
     for i, (text, prob, none_known) in enumerate(zip(reviews, p, unknown)):
-        label = "positive" if prob > threshold else "negative"
+        judged = bool(text.strip())
+        label = ("positive" if prob > threshold else "negative") if judged else NO_TEXT
         if fmt == "jsonl":
-            out.append(json.dumps({"row": first_row + i, "probability": round(float(prob), 6), "label": label,
-                                   "no_known_word": bool(none_known), "text": text}, ensure_ascii=False))
+            out.append(json.dumps({"row": first_row + i, "probability": round(float(prob), 6) if judged else None,
+                                   "label": label, "no_known_word": bool(none_known), "text": text},
+                                  ensure_ascii=False))
         else:
             flat = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
-            out.append(f"{first_row + i}\t{prob:.4f}\t{label}\t{str(bool(none_known)).lower()}\t{flat}")
+            shown = f"{prob:.4f}" if judged else ""
+            out.append(f"{first_row + i}\t{shown}\t{label}\t{str(bool(none_known)).lower()}\t{flat}")
     return "".join(line + "\n" for line in out)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Score, or say "interrupted" and exit 130 on Ctrl-C (as a shell does), with no traceback."""
+    try:
+        score_reviews(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def score_reviews(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Probability that each review is positive.")
     parser.add_argument("reviews", nargs="*", help="review texts, or - to read one review per line from stdin")
     parser.add_argument("--file", type=Path, help="CSV/TSV/Parquet/JSON Lines with a 'text' column, "
@@ -185,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
             row += len(reviews)
     except InputError as e:
         raise SystemExit(f"error: {e}") from None
+
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         sys.stderr.close()
 

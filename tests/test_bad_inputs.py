@@ -5,6 +5,7 @@ until one fails, and checks: the stage that failed, a non-zero exit, a phrase of
 row, column or key), no Python traceback, no temporaries left behind, and no half-written output.
 """
 import gzip
+import json
 import os
 
 import numpy as np
@@ -78,6 +79,41 @@ def folder_as_reviews(root, params):
     params["data"]["local"]["reviews"] = "data/external/folder.csv"
 
 
+def reviews_as(name, make_bytes):
+    """A breaker that replaces the reviews file by `name`, made from the CSV's DataFrame by make_bytes."""
+    def breaker(root, params):
+        frame = pd.read_csv(root / REVIEWS, dtype=str, keep_default_na=False)
+        (root / "data/external" / name).write_bytes(make_bytes(frame))
+        params["data"]["local"]["reviews"] = f"data/external/{name}"
+    return breaker
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import io
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def jsonl_with_object_text(frame):
+    lines = [json.dumps({"text": t, "label": int(y)}) for t, y in zip(frame["text"], frame["label"])]
+    lines[4] = json.dumps({"text": {"body": frame["text"][4]}, "label": 1})
+    return ("\n".join(lines) + "\n").encode()
+
+
+def jsonl_broken(frame):
+    lines = [json.dumps({"text": t, "label": int(y)}) for t, y in zip(frame["text"], frame["label"])]
+    lines.insert(2, "")  # a blank line: line numbers are the file's own
+    lines[9] = lines[9].replace('"label"', "label")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def multiline_csv_bad_label(frame):
+    frame = frame.assign(text=frame["text"] + "\nsecond line of the review")
+    frame.loc[149, "label"] = "maybe"
+    return frame.to_csv(index=False).encode()
+
+
 def first_value_nan(text):
     word, _, rest = text.partition(" ")
     return word + " nan " + rest.partition(" ")[2]
@@ -112,7 +148,7 @@ CASES = [
     ("a folder", folder_as_reviews, "download", "data.local.reviews: data/external/folder.csv is not a file"),
     ("file outside data/external", set_param("data.local.reviews", "reviews.csv"), "download",
      "data.local.reviews: expected a path under data/external/"),
-    ("wrong param type", set_param("validation.raw.min_rows_per_split", "ten"), "download",
+    ("wrong param type", set_param("validation.raw.min_rows_per_split", "ten"), "check_params",
      "validation.raw.min_rows_per_split: expected an integer"),
     ("GloVe of another dimension", glove_lines(lambda t: t.replace("\n", " 0.5\n")), "download",
      "glove.txt, line 1: a word and 51 numbers, expected 50 (data.glove_dim)"),
@@ -121,6 +157,22 @@ CASES = [
     ("GloVe field not a number", glove_lines(lambda t: t.replace(" 0.", " O.", 1)), "download",
      "is not a number; expected a word then 50 numbers"),
     ("empty GloVe", write(GLOVE, ""), "download", "glove.txt: the file is empty"),
+    ("truncated gzip reviews", reviews_as("reviews.csv.gz", lambda f: gzip.compress(
+        f.to_csv(index=False).encode())[:1500]), "download", "reviews.csv.gz: the compressed data is damaged or cut short"),
+    ("not gzip but named .gz", reviews_as("reviews.csv.gz", lambda f: b"\x1f\x8b" + os.urandom(500)), "download",
+     "reviews.csv.gz: the compressed data is damaged or cut short"),
+    ("JSON object as a text", reviews_as("reviews.jsonl", jsonl_with_object_text), "download",
+     "column 'text' must hold text; 1 row(s) do not: row 5 (line 5) hold an object"),
+    ("numbers as texts", reviews_as("reviews.parquet", lambda f: parquet_bytes(f.assign(text=np.arange(len(f)) * 1.5))),
+     "download", "column 'text' must hold text; 200 row(s) do not: row 1, row 2, row 3 hold the number 0.0"),
+    ("broken JSON Lines", reviews_as("reviews.jsonl", jsonl_broken), "download",
+     "reviews.jsonl, line 10: not a JSON object"),
+    ("multi-line texts, bad label", reviews_as("reviews.csv", multiline_csv_bad_label), "download",
+     "row 150 (line 300) hold 'maybe'"),
+    ("Parquet named .csv", reviews_as("reviews.csv", parquet_bytes), "download",
+     "reviews.csv: this is a Parquet file, not text; give it a .parquet name"),
+    ("UTF-16 CSV", reviews_as("reviews.csv", lambda f: f.to_csv(index=False).encode("utf-16")), "download",
+     "reviews.csv: the text is UTF-16, not UTF-8; re-save it as UTF-8 (iconv -f UTF-16"),
     ("truncated gzip GloVe", write("data/external/glove.txt.gz", gzip.compress(tiny_glove_text().encode())[:300],
                                    "glove"), "download", "glove.txt.gz: cannot be read"),
     ("stanford, connection refused", stanford_refused, "download", "cannot connect"),
@@ -169,7 +221,8 @@ def test_bad_input_gets_a_message(tmp_path, default_params, case, breaker, stage
     leftovers = [str(p) for p in tmp_path.rglob(".*.tmp")]
     assert leftovers == []
     # Nothing half-written: the failing stage's own outputs are absent (first run), reports aside.
-    outputs = {"download": "data/raw", "validate_features": "models", "validate_raw": "data/interim"}
+    outputs = {"check_params": "data/params_check.json", "download": "data/raw", "validate_features": "models",
+               "validate_raw": "data/interim"}
     assert not (tmp_path / outputs[stage]).exists()
 
 

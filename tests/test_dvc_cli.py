@@ -21,9 +21,10 @@ import yaml
 from tests.conftest import REPO
 from tests.fixtures import tiny_project
 
-ALL = {"download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train", "evaluate",
-       "export"}
+ALL = {"check_params", "download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train",
+       "evaluate", "export"}
 AFTER_PAD = {"pad", "validate_features", "train", "evaluate", "export"}
+CHECK = {"check_params"}  # runs whenever params.yaml changed; its output keeps its bytes, so it re-runs nothing
 PROJECT_FILES = ["stages", "tools", "dvc.yaml", ".dvcignore", ".gitignore"]
 
 
@@ -113,8 +114,8 @@ def test_second_repro_is_up_to_date(repo):
 def test_exp_run_maxlen_reruns_pad_and_after_only(repo):
     reset(repo)
     out = dvc(repo, "exp", "run", "-S", "maxlen=20")
-    assert stages_run(out.stdout) == AFTER_PAD
-    assert stages_skipped(out.stdout) == ALL - AFTER_PAD
+    assert stages_run(out.stdout) == AFTER_PAD | CHECK
+    assert stages_skipped(out.stdout) == ALL - AFTER_PAD - CHECK
 
     rows = exp_rows(repo)
     assert {(name, maxlen) for name, maxlen, _ in rows} >= {("main", 40), ("workspace", 20)}
@@ -155,8 +156,47 @@ PARAM_CASES = [
 def test_each_param_reruns_exactly_its_stages(repo, change, expected):
     reset(repo)
     out = dvc(repo, "exp", "run", "-S", change)
-    assert stages_run(out.stdout) == expected
-    assert stages_skipped(out.stdout) == ALL - expected
+    assert stages_run(out.stdout) == expected | CHECK
+    assert stages_skipped(out.stdout) == ALL - expected - CHECK
+
+
+def test_a_params_typo_keeps_the_last_good_outputs_and_the_fixed_params_recover(repo):
+    """`train.epoch: 1` for `train.epochs`: check_params fails before DVC removes anything of train's."""
+    reset(repo)
+    model = (repo / "models/model.keras").read_bytes()
+    good = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(good)
+    params["train"]["epoch"] = 1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        out = dvc(repo, "repro", check=False)
+        assert out.returncode != 0 and "train.epoch: unknown key" in out.stdout + out.stderr
+        assert "Traceback" not in out.stdout + out.stderr
+        assert stages_run(out.stdout) == CHECK  # nothing else was started
+        assert (repo / "models/model.keras").read_bytes() == model
+        changed = sh(repo, "git", "status", "--porcelain").stdout.splitlines()
+        assert changed == [" M params.yaml"], changed  # no tracked report deleted, the check's output kept
+        (repo / "params.yaml").write_text(good)
+        out = dvc(repo, "repro")
+        assert stages_run(out.stdout) <= CHECK and "Traceback" not in out.stdout + out.stderr
+        assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
+        assert (repo / "models/model.keras").read_bytes() == model
+    finally:
+        (repo / "params.yaml").write_text(good)
+
+
+def test_a_damaged_model_gets_advice_that_works_when_followed(repo):
+    reset(repo)
+    path = repo / "models/raw_text_model.keras"
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    out = sh(repo, sys.executable, "-m", "stages.predict", "a good film", check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    advice = re.search(r"restore it with `(dvc checkout --force models/raw_text_model\.keras)`", out.stderr)
+    assert advice, out.stderr
+    dvc(repo, *advice.group(1).split()[1:])  # exactly what the message says
+    assert path.read_bytes() == good
+    assert sh(repo, sys.executable, "-m", "stages.predict", "a good film").returncode == 0
 
 
 def test_queued_sweep(repo):

@@ -33,10 +33,12 @@ def test_arguments_give_finite_probabilities_and_flag_reviews_without_known_word
     assert out.returncode == 0, out.stderr.decode()
     assert out.stderr.decode() == ""  # no TensorFlow/absl log lines, no warnings
     rows = tsv_rows(out.stdout)
-    p = rows["probability"].astype(float).to_numpy()
+    judged = rows[rows["text"].str.strip() != ""]
+    p = judged["probability"].astype(float).to_numpy()
     assert len(rows) == 2 + len(NO_WORD) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     assert p[0] > 0.5 > p[1]
     assert rows["label"].tolist()[:2] == ["positive", "negative"]
+    assert rows.loc[2, ["probability", "label"]].tolist() == ["", "no text"]  # "" gets no judgement
     assert rows["no_known_word"].tolist() == ["false", "false"] + ["true"] * len(NO_WORD)
     assert rows["row"].tolist() == [str(i) for i in range(1, len(rows) + 1)]
 
@@ -103,8 +105,24 @@ def test_a_review_too_long_for_the_command_line_goes_through_stdin(tiny):
     assert len(rows) == 1 and float(rows["probability"][0]) > 0.5
 
 
+def test_reviews_without_text_get_no_label(tiny, tmp_path):
+    """Null, empty and blank reviews, from a file and from arguments: no probability, the label "no text"."""
+    root, _ = tiny
+    pd.DataFrame({"text": ["great wonderful superb", None, "", "  \t ", "awful boring dull"]}).to_parquet(
+        tmp_path / "r.parquet")
+    rows = tsv_rows(predict(root, "--file", str(tmp_path / "r.parquet")).stdout)
+    assert rows["label"].tolist() == ["positive", "no text", "no text", "no text", "negative"]
+    assert rows["probability"].tolist()[1:4] == ["", "", ""]
+    out = predict(root, "--format", "jsonl", "   ", "great wonderful superb")
+    first, second = (json.loads(line) for line in out.stdout.decode().splitlines())
+    assert first["probability"] is None and first["label"] == "no text" and second["label"] == "positive"
+
+
 @pytest.mark.parametrize("case, phrase", [
     ("latin1", "line 2: not UTF-8"),
+    ("utf16", "the text is UTF-16, not UTF-8; re-save it as UTF-8 (iconv -f UTF-16"),
+    ("truncated_gz", "the compressed data is damaged or cut short"),
+    ("directory", "is a folder; --file takes one file"),
     ("csv_without_text", "no column 'text'"),
     ("missing", "no such file"),
     ("truncated_model", "is damaged"),
@@ -122,6 +140,14 @@ def test_bad_input_is_a_message_not_a_traceback(tiny, tmp_path, case, phrase):
         args = ["--file", str(tmp_path / "r.csv")]
     elif case == "missing":
         args = ["--file", str(tmp_path / "nope.txt")]
+    elif case == "utf16":
+        (tmp_path / "r.txt").write_bytes("fine\ncafé au lait\n".encode("utf-16"))
+        args = ["--file", str(tmp_path / "r.txt")]
+    elif case == "truncated_gz":
+        (tmp_path / "r.txt.gz").write_bytes(gzip.compress(os.urandom(30000).hex().encode())[:5000])
+        args = ["--file", str(tmp_path / "r.txt.gz")]
+    elif case == "directory":
+        args = ["--file", str(tmp_path)]
     else:
         model = tmp_path / "model.keras"
         data = (root / "models/raw_text_model.keras").read_bytes()

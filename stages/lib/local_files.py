@@ -6,12 +6,16 @@ Content rules (blank texts, splits, balance, duplicates) are checked afterwards 
 """
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from stages.lib.arrays import block_rows, open_parquet
+from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
 
 FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines",
            ".ndjson": "JSON Lines"}
@@ -37,17 +41,6 @@ def format_suffix(path: Path) -> str:
     """'.csv' for reviews.csv and reviews.csv.gz (pandas and Arrow decompress by name), else the last suffix."""
     suffixes = [x.lower() for x in path.suffixes]
     return suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else path.suffix.lower()
-
-
-def first_bad_utf8_line(path: Path) -> tuple[int, str]:
-    """(line number, reason) of the first line that is not UTF-8; only called once decoding has failed."""
-    with path.open("rb") as f:
-        for number, line in enumerate(f, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                return number, f"{e.reason} at byte {e.start + 1} of the line"
-    return 0, "unknown position"
 
 
 def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
@@ -78,15 +71,20 @@ def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
         if not any_rows:
             yield empty
     except UnicodeDecodeError:
-        line, reason = first_bad_utf8_line(path)
-        raise SourceError(f"{path}, line {line}: not UTF-8 text ({reason}); re-save the file as UTF-8 "
-                          "(e.g. iconv -f latin1 -t utf-8 in.csv > out.csv)") from None
+        raise SourceError(not_utf8(path)) from None
+    except DAMAGED_COMPRESSION as e:
+        raise SourceError(damaged_compression(path, e)) from None
     except pd.errors.EmptyDataError:
         raise SourceError(f"{path}: no header line; expected columns text, label and optional split") from None
     except pd.errors.ParserError as e:
         raise SourceError(f"{path}: not a valid {kind} file: {str(e).strip()} (quote texts that hold "
                           f"the separator or line breaks)") from None
     except (ValueError, OSError) as e:  # pyarrow.ArrowInvalid is a ValueError too
+        if kind == "JSON Lines" and isinstance(e, ValueError):  # pandas names a byte offset: find the line
+            line, reason = first_bad_json_line(path)
+            if line:
+                raise SourceError(f"{path}, line {line}: not a JSON object ({reason}); expected one object per "
+                                  'line, such as {"text": "...", "label": 1}') from None
         raise SourceError(f"{path}: not a valid {kind} file: {str(e).strip().splitlines()[0]}") from None
 
 
@@ -117,20 +115,90 @@ def checked_chunk(chunk: pd.DataFrame, path: Path, first_row: int) -> pd.DataFra
     if len(chunk) == 0 and first_row == 0:
         raise SourceError(f"{path}: no reviews, only a header; expected one review per row")
     text = chunk["text"]
+    not_text = np.flatnonzero((text.notna() & ~text.map(lambda v: isinstance(v, str))).to_numpy())
+    if len(not_text):  # a JSON object or list, a number in a Parquet column: refused, not stringified
+        kinds = ", ".join(f"{_kind(text.iloc[i])}" for i in not_text[:SHOWN])
+        raise SourceError(f"{path}: column 'text' must hold text; {len(not_text)} row(s) do not: "
+                          f"{_where(first_row + not_text, path)} hold {kinds}")
     chunk["text"] = text.where(text.isna(), text.astype(str)).astype("string")
     chunk.attrs["first_row"] = first_row
     return chunk
 
 
+def _kind(value) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "a list"
+    if isinstance(value, (bool, np.bool_)):
+        return "true/false"
+    if isinstance(value, (int, float, np.number)):
+        return f"the number {value.item() if isinstance(value, np.generic) else value!r}"
+    return f"a {type(value).__name__}"
+
+
 def _where(rows: np.ndarray, path: Path) -> str:
-    csv_like = any(x.lower() in (".csv", ".tsv") for x in path.suffixes)
-    return ", ".join(f"row {r + 1}" + (f" (line {r + 2})" if csv_like else "") for r in rows[:SHOWN])
+    """Rows (from 0) as a user finds them: row N counted from 1, and the file's own line for text files."""
+    rows = [int(r) for r in rows[:SHOWN]]
+    kind = FORMATS.get(format_suffix(path))
+    lines = (csv_lines(path, rows, "\t" if kind == "TSV" else ",") if kind in ("CSV", "TSV")
+             else json_lines(path, rows) if kind == "JSON Lines" else {})
+    return ", ".join(f"row {r + 1}" + (f" (line {lines[r]})" if r in lines else "") for r in rows)
+
+
+def csv_lines(path: Path, rows: list[int], sep: str) -> dict[int, int]:
+    """The physical line each data row (from 0) of a CSV starts on: a quoted text may hold line breaks, so row N
+    is not line N + 1. Read again from the start, only to name rows in a message."""
+    wanted, found = set(rows), {}
+    with io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=sep)
+        next(reader, None)  # the header
+        start, row = reader.line_num + 1, 0
+        for record in reader:
+            if record:  # pandas skips blank lines
+                if row in wanted:
+                    found[row] = start
+                    if len(found) == len(wanted):
+                        break
+                row += 1
+            start = reader.line_num + 1
+    return found
+
+
+def json_lines(path: Path, rows: list[int]) -> dict[int, int]:
+    """The line of each record (from 0) of a JSON Lines file, blank lines skipped."""
+    wanted, found, row = set(rows), {}, 0
+    with open_bytes(path) as f:
+        for number, line in enumerate(f, start=1):
+            if line.strip():
+                if row in wanted:
+                    found[row] = number
+                row += 1
+    return found
+
+
+def first_bad_json_line(path: Path) -> tuple[int, str]:
+    """(line, reason) of the first line of a JSON Lines file that is not a JSON object."""
+    with open_bytes(path) as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                return number, str(e).split(":")[0]
+            if not isinstance(record, dict):
+                return number, f"a {type(record).__name__}, not an object"
+    return 0, "unknown position"
 
 
 def parse_labels(labels: pd.Series, path: Path, first_row: int = 0) -> pd.Series:
-    """Labels 0/1 as int64; accepted spellings: integers, '0'/'1', 0.0/1.0, true/false. Anything else is refused."""
+    """Labels 0/1 as int64; accepted spellings: any number equal to 0 or 1 (0, 1.0, 1.00), true/false. Anything
+    else is refused."""
     text = labels.astype("string").str.strip().str.lower()
-    mapped = text.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1})
+    mapped = text.map({"false": 0, "true": 1})
+    number = pd.to_numeric(text.where(~text.isin(["false", "true"])), errors="coerce")  # 1, 1.0, 1.00, 1e0
+    mapped = mapped.fillna(number.where(number.isin([0, 1])))
     bad = np.flatnonzero(mapped.isna().to_numpy())
     if len(bad):
         values = ", ".join(repr(v) for v in labels.iloc[bad[:SHOWN]].tolist())

@@ -1,0 +1,112 @@
+"""The machine's own troubles: Ctrl-C in a stage or in `predict`, and a disk that fills up while a stage writes.
+Each ends in one line of message and a non-zero exit, with no traceback and no temporaries, and a later run
+recovers."""
+import errno
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, run_stage
+from tests.fixtures import tiny_project
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+
+def leftovers(root: Path) -> list[str]:
+    return [str(p) for p in root.rglob(".*.tmp")]
+
+
+def run_until(root: Path, last: str) -> None:
+    for stage in ("check_params", "download", "validate_raw", "tokenize", "pad", "embed", "validate_features"):
+        result = run_stage(stage, root)
+        assert result.returncode == 0, result.stderr[-2000:]
+        if stage == last:
+            return
+
+
+def wait_for(proc: subprocess.Popen, needle: bytes, seconds: float) -> bytes:
+    """Output of proc until `needle` appears in it (or the time is up)."""
+    seen, deadline = b"", time.time() + seconds
+    while needle not in seen and time.time() < deadline and proc.poll() is None:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            seen += os.read(proc.stdout.fileno(), 65536)
+    return seen
+
+
+def test_ctrl_c_during_training_says_interrupted_and_leaves_nothing(tmp_path, default_params):
+    params = tiny_project(tmp_path, default_params)
+    params["train"].update(epochs=500, patience=None)  # long enough to be interrupted in the middle
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    run_until(tmp_path, "validate_features")
+    proc = subprocess.Popen([sys.executable, "-m", "stages", "train"], cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = wait_for(proc, b"Epoch 3/", 120)
+    assert b"Epoch 3/" in seen, seen[-2000:]
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, err = proc.communicate(timeout=120)
+    err = err.decode()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err[-2000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert leftovers(tmp_path) == [] and not (tmp_path / "models").exists()
+    assert not (tmp_path / "reports/train").exists()
+
+
+def test_ctrl_c_in_predict_says_interrupted(tiny):
+    root, _ = tiny
+    proc = subprocess.Popen([sys.executable, "-m", "stages.predict", "-"], cwd=root, env=ENV, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3)  # loading the model, or waiting for reviews on standard input: either way, Ctrl-C
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.decode().strip() == "interrupted", err.decode()[-2000:]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 6 MB tmpfs of its own (needs root, as CI is); skipped with the reason where mounting is not allowed."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here ({out.stderr.strip() or 'not root'})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill the file system to the last byte; returns the filler file."""
+    filler = disk / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+    return filler
+
+
+def test_a_full_disk_is_a_message_and_the_next_run_recovers(small_disk, default_params):
+    tiny_project(small_disk, default_params)
+    run_until(small_disk, "validate_raw")
+    filler = fill(small_disk)
+    result = run_stage("tokenize", small_disk)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "No space left on device; free some disk space, then run `dvc repro` again" in result.stderr
+    assert result.stderr.startswith("tokenize: ")
+    assert leftovers(small_disk) == [] and not (small_disk / "data/interim").exists()
+    filler.unlink()
+    result = run_stage("tokenize", small_disk)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (small_disk / "data/interim/vocab.txt").exists()
