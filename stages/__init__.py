@@ -8,6 +8,23 @@ Importing the package sets TensorFlow's environment before TensorFlow itself is 
   between machines); without them, the float results are those of TensorFlow's portable kernels.
 """
 import os
+import signal
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def _interrupted(signum, frame):
+    """Ctrl-C: one line, exit status 130 (as a shell reports it), no traceback. SystemExit unwinds like any
+    exception, so the outputs' temporaries are removed on the way out (files.atomic_path / atomic_dir)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends the process at once
+    print("interrupted", file=sys.stderr)
+    raise SystemExit(130)
+
+
+# Only for a program started as `python -m stages ...` or `python -m stages.predict` (what dvc.yaml and the README
+# run): while Python locates that module it sets sys.argv[0] to "-m", so the handler is in place before any
+# heavy import. Code that imports this package (tests, notebooks) keeps its own Ctrl-C.
+if sys.argv[:1] == ["-m"]:
+    signal.signal(signal.SIGINT, _interrupted)

@@ -34,9 +34,6 @@ def main(argv: list[str]) -> None:
                 engine.close()
         else:
             stage.main(params)
-    except KeyboardInterrupt:  # Ctrl-C: the outputs' temporaries are removed on the way out
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
     except FileNotFoundError as e:  # run by hand before the stages that make its inputs
         quoted = re.search(r"'([^']+)'", str(e))  # Arrow: "Failed to open local file 'data/raw/x.parquet'"
         missing = Path(e.filename or (quoted.group(1) if quoted else str(e).split(": ")[-1]))

@@ -178,15 +178,6 @@ def format_rows(first_row: int, reviews: list[str], p, unknown, threshold: float
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Score, or say "interrupted" and exit 130 on Ctrl-C (as a shell does), with no traceback."""
-    try:
-        score_reviews(argv)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
-
-
-def score_reviews(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Probability that each review is positive.")
     parser.add_argument("reviews", nargs="*", help="review texts, or - to read one review per line from stdin")
     parser.add_argument("--file", type=Path, help="CSV/TSV/Parquet/JSON Lines with a 'text' column, "

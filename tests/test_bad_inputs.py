@@ -146,7 +146,7 @@ CASES = [
     ("missing file", set_param("data.local.reviews", "data/external/nope.csv"), "download",
      "data.local.reviews: data/external/nope.csv does not exist"),
     ("a folder", folder_as_reviews, "download", "data.local.reviews: data/external/folder.csv is not a file"),
-    ("file outside data/external", set_param("data.local.reviews", "reviews.csv"), "download",
+    ("file outside data/external", set_param("data.local.reviews", "reviews.csv"), "check_params",
      "data.local.reviews: expected a path under data/external/"),
     ("wrong param type", set_param("validation.raw.min_rows_per_split", "ten"), "check_params",
      "validation.raw.min_rows_per_split: expected an integer"),
