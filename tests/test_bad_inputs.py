@@ -173,6 +173,8 @@ CASES = [
      "reviews.csv: this is a Parquet file, not text; give it a .parquet name"),
     ("UTF-16 CSV", reviews_as("reviews.csv", lambda f: f.to_csv(index=False).encode("utf-16")), "download",
      "reviews.csv: the text is UTF-16, not UTF-8; re-save it as UTF-8 (iconv -f UTF-16"),
+    ("UTF-16 GloVe", write(GLOVE, tiny_glove_text().encode("utf-16")), "download",
+     "glove.txt: the text is UTF-16, not UTF-8; re-save it as UTF-8 (iconv -f UTF-16"),
     ("truncated gzip GloVe", write("data/external/glove.txt.gz", gzip.compress(tiny_glove_text().encode())[:300],
                                    "glove"), "download", "glove.txt.gz: cannot be read"),
     ("stanford, connection refused", stanford_refused, "download", "cannot connect"),

@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from stages.lib.encodings import looks_like, not_utf8
+
 BLOCK = 1 << 24  # bytes per block: large enough for Arrow to be efficient, small enough to bound memory
 NUMBER = r"^[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)$"
 BINARY_HINT = ("binary word2vec (.bin) files are not supported: convert to text first, e.g. with gensim "
@@ -62,8 +64,10 @@ def _decode(block: bytes, path: Path, first_line: int) -> str:
     except UnicodeDecodeError as e:
         line = first_line + block.count(b"\n", 0, e.start)
         bad_line = block[block.rfind(b"\n", 0, e.start) + 1:e.start + 64]
+        if looks_like(Path(path)) is not None:  # UTF-16, a Parquet file, gzip without .gz: advice of its own
+            raise GloveFormatError(not_utf8(Path(path))) from None
         binary = any(b < 32 and b not in b"\t\r\n" for b in bad_line)  # raw float bytes, not a text encoding
-        hint = BINARY_HINT if binary else "re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out)"
+        hint = BINARY_HINT if binary else "re-save it as UTF-8 (if it is Latin-1: iconv -f latin1 -t utf-8 in > out)"
         raise GloveFormatError(f"{path}, line {line}: not UTF-8 text ({e.reason}); {hint}") from None
 
 
