@@ -34,8 +34,10 @@ def looks_like(path: Path) -> str | None:
         return "Parquet"
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "UTF-32"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head.count(0) > len(head) // 4):
-        return "UTF-16"  # a byte-order mark, or a NUL byte beside most ASCII characters
+    halves = (head[0::2], head[1::2])  # ASCII text in UTF-16 without a byte-order mark: NULs in every other byte
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and any(
+            half.count(0) > 0.9 * len(half) for half in halves)):
+        return "UTF-16"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
     return None
