@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stages.engines.local import LOCAL
-from stages.lib.arrays import BLOCK_ROWS, NpyWriter, parquet_row_count, parquet_rows
+from stages.lib.arrays import BLOCK_ROWS, NpyWriter, open_parquet, parquet_row_count, parquet_rows
 from stages.lib.files import atomic_dir, scratch_dir, write_json, write_lines
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS, block_ranges
@@ -47,8 +47,8 @@ def coded_rows(path: str, rows: tuple[int, int]) -> list[tuple[str, np.ndarray, 
     The ood file has no split column: its reviews are split "ood"."""
     import pyarrow.compute as pc  # pyarrow: not needed by the NumPy-only stages
 
-    table = parquet_rows(path, *rows, columns=["text", "label", "split"] if path.endswith("reviews.parquet")
-                         else ["text", "label"])
+    names = open_parquet(path).schema_arrow.names
+    table = parquet_rows(path, *rows, columns=[c for c in ("text", "label", "split") if c in names])
     out = []
     for split in ("train", "test") if "split" in table.column_names else ("ood",):
         part = table.filter(pc.equal(table.column("split"), split)) if split != "ood" else table
