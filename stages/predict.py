@@ -6,8 +6,10 @@
     cat reviews.txt | python -m stages.predict -         # standard input, one review per line
     ... --format jsonl                                   # JSON Lines instead of TSV
 
-Each review gets a row: its number, P(positive), the label at `--threshold`, whether it had no word the
-vocabulary knows (its probability is then the model's prior, not a judgement of the text), and the text.
+Each review gets a row: its number, its `id` when the input table has an `id` column, P(positive), the label
+at `--threshold`, whether it had no word the vocabulary knows (its probability is then the model's prior, not a
+judgement of the text), and the text. Standard error says which model scored (path, and the commit or DVC
+experiment it came from), and a progress bar follows a file when standard error is a terminal.
 Reviews are read, scored and written in batches, so a file of any length runs in bounded memory. The model
 carries the pipeline's tokenizer, so a review scores exactly as the pipeline would score it.
 """
@@ -100,8 +102,13 @@ def _lines(stream, name: str, batch_size: int, path: Path | None = None) -> Iter
         yield batch
 
 
-def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
-    """Batches of the `text` column of a CSV/TSV/Parquet/JSON Lines file, read a batch at a time."""
+def _ids(column) -> list[str]:
+    return ["" if i is None or i != i else str(i) for i in column]  # i != i: NaN
+
+
+def _table(path: Path, batch_size: int) -> Iterator[tuple[list[str], list[str] | None]]:
+    """Batches of (text, id) columns of a CSV/TSV/Parquet/JSON Lines file, read a batch at a time; ids are None
+    when the file has no `id` column."""
     import pandas as pd  # pandas: not needed by the NumPy-only stages
 
     from stages.lib.local_files import format_suffix  # imports pandas
@@ -110,10 +117,13 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
     try:
         if suffix in (".parquet", ".pq"):
             file = open_parquet(path)
-            if "text" not in file.schema_arrow.names:
-                raise InputError(f"{path}: no column 'text' (found: {', '.join(file.schema_arrow.names)})")
-            for batch in file.iter_batches(batch_size=batch_size, columns=["text"]):
-                yield [str(t) if t is not None else "" for t in batch.column(0).to_pylist()]
+            names = file.schema_arrow.names
+            if "text" not in names:
+                raise InputError(f"{path}: no column 'text' (found: {', '.join(names)})")
+            columns = ["text", "id"] if "id" in names else ["text"]
+            for batch in file.iter_batches(batch_size=batch_size, columns=columns):
+                texts = [str(t) if t is not None else "" for t in batch.column(0).to_pylist()]
+                yield texts, _ids(batch.column(1).to_pylist()) if len(columns) == 2 else None
             return
         if suffix in (".jsonl", ".ndjson"):
             chunks = pd.read_json(path, lines=True, chunksize=batch_size, dtype=False, encoding="utf-8")
@@ -123,7 +133,8 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
         for chunk in chunks:
             if "text" not in chunk.columns:
                 raise InputError(f"{path}: no column 'text' (found: {', '.join(map(str, chunk.columns))})")
-            yield chunk["text"].fillna("").astype(str).tolist()
+            yield (chunk["text"].fillna("").astype(str).tolist(),
+                   _ids(chunk["id"].tolist()) if "id" in chunk.columns else None)
     except UnicodeDecodeError:
         raise InputError(not_utf8(path, "re-encode it as UTF-8")) from None
     except DAMAGED_COMPRESSION as e:
@@ -134,7 +145,8 @@ def _table(path: Path, batch_size: int) -> Iterator[list[str]]:
         raise InputError(f"{path}: cannot be read as {suffix[1:]}: {str(e).strip().splitlines()[0]}") from None
 
 
-def batches(args) -> Iterator[list[str]]:
+def batches(args) -> Iterator[tuple[list[str], list[str] | None]]:
+    """(texts, ids or None) a batch at a time, from --file, standard input or the arguments."""
     from stages.lib.local_files import format_suffix  # imports pandas
 
     if args.file is not None:
@@ -149,61 +161,108 @@ def batches(args) -> Iterator[list[str]]:
         else:
             try:
                 with open_bytes(path) as f:
-                    yield from _lines(f, str(path), args.batch_size, path)
+                    yield from ((lines, None) for lines in _lines(f, str(path), args.batch_size, path))
             except DAMAGED_COMPRESSION as e:
                 raise InputError(damaged_compression(path, e)) from None
     elif args.reviews == ["-"]:
-        yield from _lines(sys.stdin.buffer, "standard input", args.batch_size)
+        yield from ((lines, None) for lines in _lines(sys.stdin.buffer, "standard input", args.batch_size))
     else:
         for i in range(0, len(args.reviews), args.batch_size):
-            yield args.reviews[i:i + args.batch_size]
+            yield args.reviews[i:i + args.batch_size], None
 
 
-def format_rows(first_row: int, reviews: list[str], p, unknown, threshold: float, fmt: str) -> str:
-    """One line per review. A review with no text (null, empty or blank) gets no probability and no label: the
-    model would only see padding, and a label there would be a guess."""
+def one_line(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def header(with_ids: bool) -> str:
+    return "\t".join(["row"] + ["id"] * with_ids + ["probability", "label", "no_known_word", "text"]) + "\n"
+
+
+def format_rows(first_row: int, reviews: list[str], p, unknown, threshold: float, fmt: str,
+                ids: list[str] | None = None) -> str:
+    """One line per review, with the input's id when there is one. A review with no text (null, empty or blank)
+    gets no probability and no label: the model would only see padding, and a label there would be a guess."""
     out = []
     for i, (text, prob, none_known) in enumerate(zip(reviews, p, unknown)):
         judged = bool(text.strip())
         label = ("positive" if prob > threshold else "negative") if judged else NO_TEXT
         if fmt == "jsonl":
-            out.append(json.dumps({"row": first_row + i, "probability": round(float(prob), 6) if judged else None,
-                                   "label": label, "no_known_word": bool(none_known), "text": text},
-                                  ensure_ascii=False))
+            record = {"row": first_row + i} | ({"id": ids[i]} if ids is not None else {})
+            record |= {"probability": round(float(prob), 6) if judged else None, "label": label,
+                       "no_known_word": bool(none_known), "text": text}
+            out.append(json.dumps(record, ensure_ascii=False))
         else:
-            flat = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
-            shown = f"{prob:.4f}" if judged else ""
-            out.append(f"{first_row + i}\t{shown}\t{label}\t{str(bool(none_known)).lower()}\t{flat}")
+            cells = [str(first_row + i)] + ([one_line(ids[i])] if ids is not None else [])
+            cells += [f"{prob:.4f}" if judged else "", label, str(bool(none_known)).lower(), one_line(text)]
+            out.append("\t".join(cells))
     return "".join(line + "\n" for line in out)
+
+
+def rows_in(path: Path | None) -> int | None:
+    """How many reviews a Parquet --file holds (its footer says), for the progress bar; None otherwise."""
+    from stages.lib.local_files import format_suffix  # imports pandas
+
+    if path is None or not path.is_file() or format_suffix(path) not in (".parquet", ".pq"):
+        return None
+    try:
+        return open_parquet(path).metadata.num_rows
+    except (OSError, ValueError):  # not Parquet after all: batches() names the problem
+        return None
+
+
+def say(message: str) -> None:
+    print(f"predict: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Probability that each review is positive.")
     parser.add_argument("reviews", nargs="*", help="review texts, or - to read one review per line from stdin")
-    parser.add_argument("--file", type=Path, help="CSV/TSV/Parquet/JSON Lines with a 'text' column, "
-                                                  "or any other file with one review per line")
-    parser.add_argument("--format", choices=("tsv", "jsonl"), default="tsv")
+    parser.add_argument("--file", type=Path, help="CSV/TSV/Parquet/JSON Lines with a 'text' column (an 'id' "
+                                                  "column is kept), or any other file with one review per line")
+    parser.add_argument("--format", choices=("tsv", "jsonl"), default="tsv",
+                        help="tsv: a header line and one tab-separated row per review (default); jsonl: one JSON "
+                             "object per review")
     parser.add_argument("--threshold", type=float, default=0.5, help="probability above which a review is positive")
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--batch-size", type=int, default=1024,
+                        help="reviews read, scored and written at a time; memory grows with it (default 1024)")
+    parser.add_argument("--model", type=Path, default=MODEL,
+                        help=f"a raw-text model saved by the export stage (default {MODEL})")
     args = parser.parse_args(argv)
     if (args.file is None) == (not args.reviews):
         parser.error("give review texts, '-' for standard input, or --file PATH (one of them)")
     if args.batch_size < 1 or not 0 < args.threshold < 1:
         parser.error(f"expected --batch-size >= 1 and 0 < --threshold < 1, got {args.batch_size} and {args.threshold}")
+    if args.file is not None and not args.file.is_file():  # before the seconds of loading the model
+        raise SystemExit(f"error: {args.file}: " + ("is a folder; --file takes one file (a table with a 'text' "
+                         "column, or one review per line)" if args.file.is_dir() else "no such file"))
+    say(f"loading TensorFlow and {args.model}")
     model = load(args.model)
-    if args.format == "tsv":
-        sys.stdout.write("row\tprobability\tlabel\tno_known_word\ttext\n")
-    row = 1
+    from stages.lib.provenance import model_origin  # reads dvc.lock and asks git
+
+    origin = model_origin(args.model)
+    say(f"scoring with {args.model}" + (f", {origin}" if origin else ""))
+    from tqdm import tqdm  # the bar is drawn only when standard error is a terminal and the rows go elsewhere
+
+    bar = tqdm(total=rows_in(args.file), unit=" reviews", desc="predict", file=sys.stderr, dynamic_ncols=True,
+               disable=args.file is None or not sys.stderr.isatty() or sys.stdout.isatty())
+    row, headed = 1, False
     try:
-        for reviews in batches(args):
+        for reviews, ids in batches(args):
             p, unknown = score_batch(model, reviews)
-            sys.stdout.write(format_rows(row, reviews, p, unknown, args.threshold, args.format))
+            if args.format == "tsv" and not headed:  # the first batch tells whether there is an id column
+                sys.stdout.write(header(ids is not None))
+            headed = True
+            sys.stdout.write(format_rows(row, reviews, p, unknown, args.threshold, args.format, ids))
             sys.stdout.flush()  # each batch reaches the reader as soon as it is scored
             row += len(reviews)
+            bar.update(len(reviews))
+        if args.format == "tsv" and not headed:
+            sys.stdout.write(header(False))
+        bar.close()
     except InputError as e:
+        bar.close()
         raise SystemExit(f"error: {e}") from None
-
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         sys.stderr.close()
 

@@ -11,6 +11,7 @@ engine: every engine module counts for those stages (`engine.name` chooses), and
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -93,7 +94,28 @@ def differences() -> dict[str, tuple[set[str], set[str]]]:
     return out
 
 
+def with_deps_fixed(text: str) -> str:
+    """dvc.yaml's text with each stage's .py deps replaced by the files it runs (the stage module first)."""
+    out, stage, written = [], None, set()
+    for line in text.splitlines(keepends=True):
+        if re.match(r"^  (\w+):\s*$", line):
+            stage = line.strip()[:-1]
+        dep = re.match(r"^(\s+- )(\S+\.py)\s*$", line)
+        if not (dep and stage):
+            out.append(line)
+            continue
+        if stage not in written:
+            own = f"stages/{stage}.py"
+            files = sorted(stage_files(stage) - {own})
+            out += [f"{dep.group(1)}{f}\n" for f in [own, *files]]
+            written.add(stage)
+    return "".join(out)
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--write"]:
+        path = ROOT / "dvc.yaml"
+        path.write_text(with_deps_fixed(path.read_text()))
     for stage in declared():
         print(f"{stage}: {' '.join(sorted(stage_files(stage)))}")
     diff = differences()
