@@ -12,6 +12,7 @@ from pathlib import Path
 
 from stages.engines import open_engine
 from stages.lib.params import load_params
+from stages.lib.progress import Steps, showing
 
 # Errors of the machine, not of this code: a full disk, a quota, a read-only or forbidden folder.
 WRITE_ERRORS = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some of your disk quota",
@@ -23,28 +24,39 @@ STAGES = ["check_params", "download", "validate_raw", "baseline", "tokenize", "p
 def main(argv: list[str]) -> None:
     if len(argv) != 1 or argv[0] not in STAGES:
         sys.exit(f"usage: python -m stages <stage>, where <stage> is one of: {', '.join(STAGES)}")
-    params = load_params()
+    params, name = load_params(), argv[0]
+    with showing(name) as step:
+        step("loading the stage")
+        run(name, params, step)
+
+
+def run(name: str, params: dict, step: Steps) -> None:
+    """The stage's main, given the engine and the progress line when it takes them; the machine's errors are
+    one line."""
     try:
-        stage = importlib.import_module(f"stages.{argv[0]}")
-        if "engine" in inspect.signature(stage.main).parameters:  # a stage whose tasks an engine may run
-            engine = open_engine(params, argv[0])
+        stage = importlib.import_module(f"stages.{name}")
+        step("running")
+        wants = inspect.signature(stage.main).parameters
+        extra = {"step": step} if "step" in wants else {}
+        if "engine" in wants:  # a stage whose tasks an engine may run
+            engine = open_engine(params, name)
             try:
-                stage.main(params, engine)
+                stage.main(params, engine, **extra)
             finally:
                 engine.close()
         else:
-            stage.main(params)
+            stage.main(params, **extra)
     except FileNotFoundError as e:  # run by hand before the stages that make its inputs
         quoted = re.search(r"'([^']+)'", str(e))  # Arrow: "Failed to open local file 'data/raw/x.parquet'"
         missing = Path(e.filename or (quoted.group(1) if quoted else str(e).split(": ")[-1]))
         if missing.is_absolute() and missing.is_relative_to(Path.cwd()):  # tasks read inputs by absolute path
             missing = missing.relative_to(Path.cwd())
-        sys.exit(f"{argv[0]}: input {missing} not found; `dvc repro {argv[0]}` runs the stages before it first")
+        sys.exit(f"{name}: input {missing} not found; `dvc repro {name}` runs the stages before it first")
     except OSError as e:
         if e.errno not in WRITE_ERRORS:
             raise
         where = f"{e.filename}: " if e.filename else ""
-        sys.exit(f"{argv[0]}: {where}{e.strerror}; {WRITE_ERRORS[e.errno]}, then run `dvc repro` again "
+        sys.exit(f"{name}: {where}{e.strerror}; {WRITE_ERRORS[e.errno]}, then run `dvc repro` again "
                  "(nothing was half-written)")
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from stages.lib.files import atomic_path, write_json
 from stages.lib.metrics import binary_metrics, non_finite_keys, rounded
 from stages.lib.params import load_params
+from stages.lib.progress import QUIET
 
 RAW_DIR, OUT_DIR = Path("data/raw"), Path("reports/baseline")
 MODELS = ("tfidf_logreg", "nbsvm")
@@ -73,8 +74,10 @@ def fit_nbsvm(train: list[str], y: np.ndarray, cfg: dict, seed: int):
 FITTERS = {"tfidf_logreg": fit_tfidf_logreg, "nbsvm": fit_nbsvm}
 
 
-def run_baselines(reviews: pd.DataFrame, ood: pd.DataFrame, params: dict) -> tuple[dict, pd.DataFrame]:
+def run_baselines(reviews: pd.DataFrame, ood: pd.DataFrame, params: dict, step=QUIET) -> tuple[dict, pd.DataFrame]:
     """(metrics per baseline, test predictions) for the raw reviews and out-of-domain set."""
+    step.expect(1 + 2 * len(MODELS))
+    step(f"tokenizing {len(reviews) + len(ood):,} texts")
     cfg, threshold = params["baseline"], params["evaluate"]["threshold"]
     train, test = reviews[reviews["split"] == "train"], reviews[reviews["split"] == "test"]
     train_text, test_text = token_strings(train["text"]), token_strings(test["text"])
@@ -82,7 +85,9 @@ def run_baselines(reviews: pd.DataFrame, ood: pd.DataFrame, params: dict) -> tup
     y_train, y_test = train["label"].to_numpy(), test["label"].to_numpy()
     metrics, predictions = {}, pd.DataFrame({"id": test["id"].to_numpy(), "label": y_test})
     for name in MODELS:
+        step(f"fitting {name} on {len(train_text):,} training reviews")
         predict = FITTERS[name](train_text, y_train, cfg[name], params["seed"])
+        step(f"scoring {name}")
         p = predict(test_text)
         predictions[name] = p.round(6)
         metrics[name] = {"test": rounded(binary_metrics(y_test, p, threshold))}
@@ -95,10 +100,10 @@ def run_baselines(reviews: pd.DataFrame, ood: pd.DataFrame, params: dict) -> tup
     return metrics, predictions
 
 
-def main(params: dict) -> None:
+def main(params: dict, step=QUIET) -> None:
     reviews = pd.read_parquet(RAW_DIR / "reviews.parquet")
     ood = pd.read_parquet(RAW_DIR / "ood.parquet")
-    metrics, predictions = run_baselines(reviews, ood, params)
+    metrics, predictions = run_baselines(reviews, ood, params, step)
     bad = non_finite_keys({k: v for k, v in metrics.items() if k != "best"})
     if bad:
         raise SystemExit(f"baseline: refusing to write non-finite metrics: {', '.join(bad)}")

@@ -18,14 +18,35 @@ from stages.lib.keras_files import load_model
 from stages.lib.markdown import md_text
 from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, rounded
 from stages.lib.params import load_params
+from stages.lib.progress import QUIET
+from stages.lib.progress import bar as progress_bar
 
 PADDED_DIR, INTERIM_DIR, RAW_DIR = Path("data/processed/padded"), Path("data/interim"), Path("data/raw")
 MODEL = Path("models/model.keras")
 REPORTS = Path("reports")
 
 
-def predict(model, x, batch: int = 1024) -> np.ndarray:
-    """P(positive) per row of x: padded ids as an array, or a .npy path read `batch` rows at a time from disk.
+def progress_callback(rows: int, batch: int, desc: str):
+    """A Keras callback that moves a progress bar (drawn on a terminal only) a batch at a time."""
+    import keras  # Keras imports TensorFlow
+
+    class Bar(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.bar = progress_bar(rows, desc, " reviews")
+
+        def on_predict_batch_end(self, index, logs=None):
+            self.bar.update(min(batch, rows - self.bar.n))
+
+        def on_predict_end(self, logs=None):
+            self.bar.close()
+
+    return Bar()
+
+
+def predict(model, x, batch: int = 1024, desc: str | None = None) -> np.ndarray:
+    """P(positive) per row of x: padded ids as an array, or a .npy path read `batch` rows at a time from disk;
+    with `desc`, a progress bar of that name on a terminal.
 
     Batches come from our own tf.data pipeline: Keras' input path for NumPy arrays uses a parallel map that
     prints an alarming (harmless) E0000 line from TensorFlow's graph rewriting."""
@@ -38,11 +59,12 @@ def predict(model, x, batch: int = 1024) -> np.ndarray:
     shape, dtype, _ = npy_layout(x)
     if shape[0] == 0:
         return np.zeros(0, np.float32)
+    callbacks = [progress_callback(shape[0], batch, desc)] if desc else []
     # A dataset of known length (not from_generator), so Keras does not warn that the input "ran out of data".
     blocks = tf.data.Dataset.range(0, shape[0], batch).map(
         lambda start: tf.ensure_shape(tf.numpy_function(lambda s: read_rows(x, s, s + batch), [start],
                                                         tf.as_dtype(dtype), stateful=False), (None, *shape[1:])))
-    return model.predict(blocks, verbose=0)[:, 0]
+    return model.predict(blocks, verbose=0, callbacks=callbacks)[:, 0]
 
 
 def length_buckets(lengths: np.ndarray, bounds: list[int]) -> tuple[np.ndarray, list[str]]:
@@ -86,12 +108,13 @@ def errors_markdown(test: pd.DataFrame, wrong: pd.DataFrame, texts: dict[str, st
     return "\n".join(lines)
 
 
-def main(params: dict) -> None:
-
+def main(params: dict, step=QUIET) -> None:
     cfg = params["evaluate"]
+    step("importing TensorFlow, loading the model")
     model = load_model(MODEL)
     x, y = PADDED_DIR / "test_x.npy", np.load(PADDED_DIR / "test_y.npy")  # x is read from disk, block by block
-    p = predict(model, x)
+    step.close()  # the bars of the scoring below take the terminal
+    p = predict(model, x, desc="evaluate: scoring the test reviews")
     if not np.isfinite(p).all():
         raise SystemExit(f"evaluate: the model gives a non-finite probability for {int((~np.isfinite(p)).sum())} of "
                          f"{len(p)} test reviews; nothing was written (re-train it: `dvc repro -f train`)")
@@ -100,7 +123,8 @@ def main(params: dict) -> None:
                "test_by_length": accuracy_by_length(y, p, lengths, cfg["length_buckets"], cfg["threshold"])}
     ood_y = np.load(PADDED_DIR / "ood_y.npy")
     if len(ood_y):
-        ood = binary_metrics(ood_y, predict(model, PADDED_DIR / "ood_x.npy"), cfg["threshold"])
+        ood = binary_metrics(ood_y, predict(model, PADDED_DIR / "ood_x.npy", desc="evaluate: scoring out of domain"),
+                             cfg["threshold"])
         metrics["ood"] = rounded({k: ood[k] for k in ("accuracy", "roc_auc", "n")})
     bad = non_finite_keys(metrics)
     if bad:  # nothing is written: a NaN metric would look like a result in `dvc metrics diff`

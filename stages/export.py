@@ -23,7 +23,7 @@ from stages.lib.files import atomic_dir, read_lines, write_text
 from stages.lib.keras_files import load_model, save_keras_reproducibly
 from stages.lib.markdown import md_text
 from stages.lib.params import load_params
-from stages.lib.progress import Steps
+from stages.lib.progress import QUIET
 
 MODEL, RAW_TEXT_MODEL = Path("models/model.keras"), Path("models/raw_text_model.keras")
 SAVED_MODEL = Path("models/serving")
@@ -83,49 +83,49 @@ def word_sentiment(serving, words: list[str]) -> np.ndarray:
     return serving(tf.constant(words)[:, None], training=False).numpy()[:, 0] if words else np.zeros(0)
 
 
-def main(params: dict) -> None:
-    with Steps("export", 8) as step:
-        step("importing TensorFlow, loading the model")
-        from stages.lib.raw_text import export_saved_model, raw_text_model  # imports TensorFlow
+def main(params: dict, step=QUIET) -> None:
+    step.expect(7)
+    step("importing TensorFlow, loading the model")
+    from stages.lib.raw_text import export_saved_model, raw_text_model  # imports TensorFlow
 
-        vocabulary = read_lines("data/interim/vocab.txt")
-        model = load_model(MODEL)
-        trained = model.get_layer("embedding").get_weights()[0][: len(vocabulary)]  # fasttext: bigram rows follow
-        glove_matrix = np.load("data/processed/embedding_matrix.npy")
-        # Rows of words GloVe knows (the others hold zeros or noise, see embedding.oov_init); padding, [UNK] never.
-        glove_words = set(read_lines("data/raw/glove_words.txt"))
-        in_glove = np.array([i >= 2 and w in glove_words for i, w in enumerate(vocabulary)])
-        rows = np.flatnonzero(in_glove)
+    vocabulary = read_lines("data/interim/vocab.txt")
+    model = load_model(MODEL)
+    trained = model.get_layer("embedding").get_weights()[0][: len(vocabulary)]  # fasttext: bigram rows follow
+    glove_matrix = np.load("data/processed/embedding_matrix.npy")
+    # Rows of words GloVe knows (the others hold zeros or noise, see embedding.oov_init); padding, [UNK] never.
+    glove_words = set(read_lines("data/raw/glove_words.txt"))
+    in_glove = np.array([i >= 2 and w in glove_words for i, w in enumerate(vocabulary)])
+    rows = np.flatnonzero(in_glove)
 
-        step("writing the Projector files")
-        with atomic_dir(PROJECTOR) as tmp:
-            (tmp / "trained").mkdir()
-            (tmp / "glove").mkdir()
-            write_projector_files(tmp / "trained", trained[1:], vocabulary[1:])  # row 0 (padding) left out
-            write_projector_files(tmp / "glove", glove_matrix[rows], [vocabulary[i] for i in rows])
-            (tmp / "projector_config.pbtxt").write_text(projector_config({"trained": "trained", "glove": "glove"}))
+    step("writing the Projector files")
+    with atomic_dir(PROJECTOR) as tmp:
+        (tmp / "trained").mkdir()
+        (tmp / "glove").mkdir()
+        write_projector_files(tmp / "trained", trained[1:], vocabulary[1:])  # row 0 (padding) left out
+        write_projector_files(tmp / "glove", glove_matrix[rows], [vocabulary[i] for i in rows])
+        (tmp / "projector_config.pbtxt").write_text(projector_config({"trained": "trained", "glove": "glove"}))
 
-        step("finding nearest neighbours")
-        spaces = {"GloVe (before training)": (glove_matrix[rows], [vocabulary[i] for i in rows]),
-                  f"trained ({params['train']['model']})": (trained[2:], vocabulary[2:])}
-        probes, k = params["export"]["probe_words"], params["export"]["neighbours"]
-        write_text(NEIGHBOURS, neighbours_markdown(spaces, probes, k))
+    step("finding nearest neighbours")
+    spaces = {"GloVe (before training)": (glove_matrix[rows], [vocabulary[i] for i in rows]),
+              f"trained ({params['train']['model']})": (trained[2:], vocabulary[2:])}
+    probes, k = params["export"]["probe_words"], params["export"]["neighbours"]
+    write_text(NEIGHBOURS, neighbours_markdown(spaces, probes, k))
 
-        step("building the raw-text model")
-        serving = raw_text_model(model, vocabulary, params["maxlen"], params["pad"]["padding"],
-                                 params["pad"]["truncating"])
-        step("drawing the embedding map (t-SNE)")
-        words = [vocabulary[i] for i in rows]
-        drawn = choose_words(trained[rows], words, probes, k, MAP_FREQUENT_WORDS)
-        drawn_words = [words[i] for i in drawn]
-        write_text(EMBEDDING_MAP, map_svg({"GloVe (before training)": glove_matrix[rows][drawn],
-                                           f"trained ({params['train']['model']})": trained[rows][drawn]},
-                                          drawn_words, word_sentiment(serving, drawn_words), probes, params["seed"]))
-        step(f"saving {RAW_TEXT_MODEL}")
-        save_keras_reproducibly(serving, RAW_TEXT_MODEL)
-        step(f"writing the SavedModel {SAVED_MODEL}/")
-        with atomic_dir(SAVED_MODEL) as tmp:
-            export_saved_model(serving, tmp)
+    step("building the raw-text model")
+    serving = raw_text_model(model, vocabulary, params["maxlen"], params["pad"]["padding"],
+                             params["pad"]["truncating"])
+    step("drawing the embedding map (t-SNE)")
+    words = [vocabulary[i] for i in rows]
+    drawn = choose_words(trained[rows], words, probes, k, MAP_FREQUENT_WORDS)
+    drawn_words = [words[i] for i in drawn]
+    write_text(EMBEDDING_MAP, map_svg({"GloVe (before training)": glove_matrix[rows][drawn],
+                                       f"trained ({params['train']['model']})": trained[rows][drawn]},
+                                      drawn_words, word_sentiment(serving, drawn_words), probes, params["seed"]))
+    step(f"saving {RAW_TEXT_MODEL}")
+    save_keras_reproducibly(serving, RAW_TEXT_MODEL)
+    step(f"writing the SavedModel {SAVED_MODEL}/")
+    with atomic_dir(SAVED_MODEL) as tmp:
+        export_saved_model(serving, tmp)
     print(f"export: {len(vocabulary) - 1} trained and {len(rows)} GloVe vectors -> {PROJECTOR}/, "
           f"map of {len(drawn)} words -> {EMBEDDING_MAP}, raw-text model -> {RAW_TEXT_MODEL}, "
           f"SavedModel -> {SAVED_MODEL}/")

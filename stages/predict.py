@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from tqdm import tqdm
 
 from stages.lib.arrays import open_parquet
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
 from stages.lib.keras_files import load_model
+from stages.lib.provenance import model_origin
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -238,12 +240,9 @@ def main(argv: list[str] | None = None) -> None:
                          "column, or one review per line)" if args.file.is_dir() else "no such file"))
     say(f"loading TensorFlow and {args.model}")
     model = load(args.model)
-    from stages.lib.provenance import model_origin  # reads dvc.lock and asks git
-
     origin = model_origin(args.model)
     say(f"scoring with {args.model}" + (f", {origin}" if origin else ""))
-    from tqdm import tqdm  # the bar is drawn only when standard error is a terminal and the rows go elsewhere
-
+    # The bar is drawn only when standard error is a terminal and the rows go elsewhere (a file, a pipe).
     bar = tqdm(total=rows_in(args.file), unit=" reviews", desc="predict", file=sys.stderr, dynamic_ncols=True,
                disable=args.file is None or not sys.stderr.isatty() or sys.stdout.isatty())
     row, headed = 1, False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from stages.lib.files import atomic_dir, write_json
 from stages.lib.arrays import as_rows
 from stages.lib.keras_files import save_keras_reproducibly
 from stages.lib.params import load_params
+from stages.lib.progress import QUIET
 
 PADDED_DIR = Path("data/processed/padded")
 MATRIX = Path("data/processed/embedding_matrix.npy")
@@ -100,11 +102,11 @@ def batches(x, y: np.ndarray, rows: np.ndarray, batch_size: int, shuffle_seed: i
     return order.batch(batch_size).map(read).prefetch(2).with_options(options)
 
 
-def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=()):
+def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step=QUIET):
     """Build, compile and fit the model on x (padded ids: an array or a .npy path read batch by batch) and
-    labels y; returns (model, history dict)."""
+    labels y; returns (model, history dict). `step` names what happens before Keras' own progress takes over."""
+    step("importing TensorFlow")
     import keras  # Keras imports TensorFlow
-
 
     from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes  # imports Keras
 
@@ -114,19 +116,22 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=()):
     train_idx, val_idx = split_train_validation(len(x), cfg["validation_split"], cfg["max_train_samples"],
                                                 params["seed"])
     with strategy_for(cfg["distribute"]).scope():  # variables live on every replica; batches are split among them
+        step(f"building {cfg['model']}")
         model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
                             matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
                             params["seed"], cfg["ngram_buckets"], cfg["ngram_orders"], cfg["nb_l2"])
         if cfg["model"] == "nb_fasttext":  # naive-Bayes ratios from the training part only, never the validation part
+            step(f"counting the naive-Bayes ratios of {len(train_idx):,} training reviews")
             fit_naive_bayes(model, x, y, cfg["nb_alpha"], rows=train_idx)
         model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
                       metrics=["accuracy"])
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
     stop = [] if cfg["patience"] is None else [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)]
+    step.close()  # Keras draws its own progress from here: a bar per epoch on a terminal, a line per epoch in logs
     history = model.fit(batches(x, y, train_idx, cfg["batch_size"], params["seed"]),
-                        validation_data=batches(x, y, val_idx, cfg["batch_size"]),
-                        epochs=cfg["epochs"], shuffle=False, verbose=2,  # batches() shuffles, seeded
+                        validation_data=batches(x, y, val_idx, cfg["batch_size"]), epochs=cfg["epochs"],
+                        shuffle=False, verbose=1 if sys.stdout.isatty() else 2,  # batches() shuffles, seeded
                         callbacks=[StopOnNonFiniteLoss(), *stop, *callbacks])
     return model, history.history
 
@@ -140,7 +145,8 @@ def best_epoch_metrics(history: dict, early_stopping: bool = True) -> dict:
             "step": best, "epochs_run": len(history["loss"])}
 
 
-def main(params: dict) -> None:
+def main(params: dict, step=QUIET) -> None:
+    step("importing DVCLive")
     from dvclive import Live  # DVCLive imports DVC: only training logs
     from dvclive.keras import DVCLiveCallback  # DVCLive imports DVC: only training logs
 
@@ -149,7 +155,7 @@ def main(params: dict) -> None:
     x, y = PADDED_DIR / "train_x.npy", np.load(PADDED_DIR / "train_y.npy")  # x is read from disk, batch by batch
     matrix = np.load(MATRIX)
     if not is_chief():  # another machine of a multi_worker run: it trains its share, the chief writes the outputs
-        _, history = train(params, x, y, matrix)
+        _, history = train(params, x, y, matrix, step=step)
         print(f"train: worker done after {len(history['loss'])} epochs; the chief writes the model")
         return
     # DVCLive logs into a temporary folder that replaces reports/train only when training succeeded.
@@ -157,7 +163,7 @@ def main(params: dict) -> None:
         # dvcyaml=False: the stage must not rewrite dvc.yaml; our plots and metrics are declared there already.
         live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
         try:
-            model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)])
+            model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)], step=step)
         except NonFiniteLossError as e:
             raise SystemExit(f"train: stopped, {e}; no model was written. Try a lower train.learning_rate, "
                              "and look for reviews without any token in reports/validation/features.md") from None

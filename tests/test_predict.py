@@ -2,6 +2,7 @@
 import gzip
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -31,7 +32,9 @@ def test_arguments_give_finite_probabilities_and_flag_reviews_without_known_word
     root, _ = tiny
     out = predict(root, "great wonderful superb", "awful boring dull", *NO_WORD)
     assert out.returncode == 0, out.stderr.decode()
-    assert out.stderr.decode() == ""  # no TensorFlow/absl log lines, no warnings
+    # which model scored, and nothing else: no TensorFlow/absl log lines, no warnings
+    assert out.stderr.decode().splitlines() == ["predict: loading TensorFlow and models/raw_text_model.keras",
+                                                "predict: scoring with models/raw_text_model.keras"]
     rows = tsv_rows(out.stdout)
     judged = rows[rows["text"].str.strip() != ""]
     p = judged["probability"].astype(float).to_numpy()
@@ -182,3 +185,33 @@ def test_saved_model_serves_without_this_project(tiny):
     np.testing.assert_allclose(served["probability"][: len(pipeline)], pipeline, atol=2e-6)
     assert np.isfinite(served["probability"]).all()
     assert served["no_known_word"][-len(NO_WORD):] == [True] * len(NO_WORD)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_an_id_column_is_kept_beside_each_score(tiny, tmp_path, suffix):
+    root, _ = tiny
+    frame = pd.DataFrame({"text": ["great wonderful film", "awful boring", "fine"], "id": ["a-7", "x 9", "1001"]})
+    path = tmp_path / f"reviews{suffix}"
+    {".csv": lambda: frame.to_csv(path, index=False), ".parquet": lambda: frame.to_parquet(path),
+     ".jsonl": lambda: frame.to_json(path, orient="records", lines=True)}[suffix]()
+    tsv = predict(root, "--file", str(path), "--batch-size", "2")
+    assert tsv.returncode == 0, tsv.stderr.decode()
+    lines = tsv.stdout.decode().splitlines()
+    assert lines[0] == "row\tid\tprobability\tlabel\tno_known_word\ttext"
+    assert [line.split("\t")[1] for line in lines[1:]] == ["a-7", "x 9", "1001"]
+    assert [line.split("\t")[-1] for line in lines[1:]] == frame["text"].tolist()
+    records = [json.loads(line) for line in predict(root, "--file", str(path), "--format", "jsonl").stdout.splitlines()]
+    assert [r["id"] for r in records] == ["a-7", "x 9", "1001"] and records[0]["probability"] > 0.5
+
+
+def test_every_option_has_help_text():
+    out = subprocess.run([sys.executable, "-m", "stages.predict", "--help"], capture_output=True, text=True,
+                         cwd=REPO, env=ENV)
+    assert out.returncode == 0
+    lines = out.stdout.split("options:")[1].splitlines()[1:]
+    options = [i for i, line in enumerate(lines) if line.strip().startswith("-")]
+    assert len(options) >= 6
+    for i in options:  # help on the option's line, after two spaces, or on the next line, indented
+        same_line = len(re.split(r"\s{2,}", lines[i].strip(), maxsplit=1)) == 2
+        next_line = i + 1 < len(lines) and lines[i + 1].startswith(" " * 10) and lines[i + 1].strip()
+        assert same_line or next_line, f"{lines[i].strip()} has no help text"

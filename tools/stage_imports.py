@@ -98,8 +98,9 @@ def with_deps_fixed(text: str) -> str:
     """dvc.yaml's text with each stage's .py deps replaced by the files it runs (the stage module first)."""
     out, stage, written = [], None, set()
     for line in text.splitlines(keepends=True):
-        if re.match(r"^  (\w+):\s*$", line):
-            stage = line.strip()[:-1]
+        header = re.match(r"^  (\w+):\s*(#.*)?$", line)
+        if header:
+            stage = header.group(1)
         dep = re.match(r"^(\s+- )(\S+\.py)\s*$", line)
         if not (dep and stage):
             out.append(line)

@@ -37,7 +37,7 @@ def overlay(base: dict, changes: dict) -> dict:
     return out
 
 
-def run(name: str, embedding: dict, workdir: Path) -> dict:
+def run(name: str, embedding: dict, workdir: Path, step) -> dict:
     root = workdir / name
     shutil.rmtree(root, ignore_errors=True)
     (root / "data/external").mkdir(parents=True)
@@ -47,6 +47,7 @@ def run(name: str, embedding: dict, workdir: Path) -> dict:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     for stage in stage_names():
+        step(f"{name} embeddings, stage {stage}")
         result = subprocess.run([sys.executable, "-m", "stages", stage], cwd=root, env=env, capture_output=True,
                                 text=True)
         if result.returncode != 0:
@@ -60,14 +61,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=HERE / "runs")
     args = parser.parse_args(argv)
-    for name, embedding in RUNS.items():
-        out = run(name, embedding, args.workdir.resolve())
-        vocabulary = (out["root"] / "data/interim/vocab.txt").read_text().split("\n")[2:-1]
-        test = out["metrics"]["test"]
-        print(f"{name}: {out['tokenize']['vocab_size']} ids ({', '.join(vocabulary)}); "
-              f"training accuracy {out['train']['train']['accuracy']:.2f}; "
-              f"test accuracy {test['accuracy']:.2f} on {test['n']} phrases -> {out['root']}")
+    from stages.lib.progress import showing  # a line with a ticking clock, on a terminal only
 
+    with showing("example") as step:
+        step.expect(len(RUNS) * len(stage_names()))
+        for name, embedding in RUNS.items():
+            print(summary(name, run(name, embedding, args.workdir.resolve(), step)))
+
+
+def summary(name: str, out: dict) -> str:
+    """What the tutorial prints: the vocabulary, the accuracy; and where the run's files are."""
+    vocabulary = (out["root"] / "data/interim/vocab.txt").read_text().split("\n")[2:-1]
+    test = out["metrics"]["test"]
+    root = out["root"].relative_to(Path.cwd()) if out["root"].is_relative_to(Path.cwd()) else out["root"]
+    return (f"{name}: vocabulary of {len(vocabulary)} words ({', '.join(vocabulary)}) and 2 reserved ids "
+            f"(padding, [UNK]); training accuracy {out['train']['train']['accuracy']:.2f}; "
+            f"test accuracy {test['accuracy']:.2f} on {test['n']} phrases -> {root}")
 
 if __name__ == "__main__":
     main()

@@ -1,17 +1,22 @@
 """What a stage is doing, for a person at a terminal: no step is silent for more than a second or two.
 
-`Steps` is a tqdm bar over a stage's named steps whose clock ticks every second, also inside a step that
-cannot report progress of its own (importing TensorFlow, one scikit-learn fit). `bar` is a plain tqdm bar for
-work of known size. Both draw only when standard error is a terminal: logs and captured output stay quiet.
+The runner (`python -m stages <stage>`) opens `Steps` around every stage: one line on standard error, the stage
+and what it is doing, with a clock that ticks every second, also inside a step that reports nothing of its own
+(importing TensorFlow, one scikit-learn fit). A stage whose `main` takes `step` names its steps with it
+(`step("fitting NBSVM")`), and may say how many there are (`step.expect(8)`). `bar` is a plain tqdm bar for
+work of known size. All of it is drawn only when standard error is a terminal: logs and captured output stay as
+they were.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
+from typing import Iterator
 
 from tqdm import tqdm
 
-TICK = 1.0  # seconds between redraws of a step's clock
+TICK = 1.0  # seconds between redraws of the clock
 
 
 def on_terminal() -> bool:
@@ -19,35 +24,43 @@ def on_terminal() -> bool:
 
 
 class Steps:
-    """with Steps("export", 5) as step: step("loading the model"); ...; step("writing the SavedModel")"""
+    """with Steps("export") as step: step.expect(2); step("loading the model"); ...; step("writing the model")"""
 
-    def __init__(self, stage: str, total: int):
-        self.stage = stage
-        self.bar = tqdm(total=total, desc=stage, file=sys.stderr, disable=not on_terminal(),
-                        bar_format="{desc} [step {n_fmt} of {total_fmt}, {elapsed}]", dynamic_ncols=True)
-        self.started = False
+    def __init__(self, stage: str):
+        self.stage, self.done, self.total = stage, 0, None
+        self.bar = tqdm(desc=f"{stage}: starting", file=sys.stderr, disable=not on_terminal(), dynamic_ncols=True,
+                        bar_format="{desc} [{elapsed}]")
         self._stop = threading.Event()
-        self._clock = threading.Thread(target=self._tick, daemon=True)
         if not self.bar.disable:
-            self._clock.start()
+            threading.Thread(target=self._tick, daemon=True).start()
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK):
             self.bar.refresh()
 
+    def expect(self, total: int) -> None:
+        """The stage has `total` named steps from here on: the line counts them."""
+        self.total, self.done = total, 0
+
     def __call__(self, doing: str) -> None:
-        """The next step begins: the previous one is counted as done."""
-        if self.started:
-            self.bar.update(1)
-        self.started = True
-        self.bar.set_description_str(f"{self.stage}: {doing}")
+        """The next step begins."""
+        self.done += 1
+        count = f" (step {self.done} of {self.total})" if self.total else ""
+        self.bar.set_description_str(f"{self.stage}: {doing}{count}")
+
+    def write(self, text: str, stream) -> None:
+        """Other output goes above the line, which is drawn again below it."""
+        if self.bar.disable or self._stop.is_set():
+            stream.write(text)
+        else:
+            with self.bar.external_write_mode(file=stream):
+                stream.write(text)
 
     def close(self) -> None:
-        """Before other output (Keras' own progress bar) takes the terminal; safe to call twice."""
+        """Clear the line: before output that draws its own progress (Keras' epochs), and at the end."""
         if not self._stop.is_set():
             self._stop.set()
-            if self.started:
-                self.bar.update(1)
+            self.bar.leave = False
             self.bar.close()
 
     def __enter__(self) -> "Steps":
@@ -55,6 +68,57 @@ class Steps:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class Above:
+    """A stream whose writes go above the Steps line (the runner puts standard output behind it)."""
+
+    def __init__(self, stream, steps: Steps):
+        self.stream, self.steps, self.pending = stream, steps, ""
+
+    def write(self, text: str) -> int:
+        """Whole lines at a time (print() writes the text and its newline separately)."""
+        lines, _, self.pending = (self.pending + text).rpartition("\n")
+        if lines or _:
+            self.steps.write(lines + "\n", self.stream)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.steps.write(self.pending, self.stream)
+            self.pending = ""
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def showing(stage: str) -> Iterator[Steps]:
+    """A Steps line for `stage`, with standard output written above it while it is shown."""
+    with Steps(stage) as step:
+        above = Above(sys.stdout, step)
+        try:
+            with contextlib.redirect_stdout(above):
+                yield step
+        finally:
+            above.flush()
+
+
+class Quiet:
+    """A stage's `step` when it is called outside the runner (tests, notebooks): nothing is drawn."""
+
+    def __call__(self, doing: str) -> None:
+        pass
+
+    def expect(self, total: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+QUIET = Quiet()
 
 
 def bar(total: int, desc: str, unit: str = "it") -> tqdm:
