@@ -1,18 +1,20 @@
 """The Keras tutorial's example (examples/keras_tutorial) end to end, as `make example` runs it."""
 import json
-import subprocess
 import sys
 
 import numpy as np
 
 from tests.conftest import REPO
+from tests.test_progress import assert_never_silent
 
 
 def test_keras_tutorial_example_runs_with_learned_and_glove_embeddings(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "examples.keras_tutorial", "--workdir", str(tmp_path)], cwd=REPO,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "Traceback" not in out.stderr
+    """Run as a person runs it, on a terminal: it names each run and stage as it goes, never silent for long."""
+    text = assert_never_silent([sys.executable, "-m", "examples.keras_tutorial", "--workdir", str(tmp_path)], REPO)
+    assert "Traceback" not in text
+    assert "example: learned embeddings, stage train (step" in text and "of 22)" in text
+    lines = [line for line in text.replace("\r", "\n").splitlines() if ": vocabulary of" in line]
+    assert [line.split(":")[0] for line in lines] == ["learned", "glove"]
     for run in ("learned", "glove"):
         root = tmp_path / run
         tokenize = json.loads((root / "reports/tokenize.json").read_text())
@@ -25,7 +27,7 @@ def test_keras_tutorial_example_runs_with_learned_and_glove_embeddings(tmp_path)
         assert metrics["n"] == 4 and 0 <= metrics["accuracy"] <= 1 and np.isfinite(metrics["log_loss"])
         train = json.loads((root / "reports/train/metrics.json").read_text())
         assert train["train"]["accuracy"] >= 0.8  # ten documents are easy to fit, as in the tutorial
-        assert f"{run}: 16 ids" in out.stdout
+        assert f"{run}: vocabulary of 14 words (work, done," in text and "and 2 reserved ids (padding, [UNK])" in text
     for run, frozen in (("glove", True), ("learned", False)):  # frozen GloVe stays GloVe; learned vectors do not
         glove = np.load(tmp_path / run / "data/processed/embedding_matrix.npy")[1:]
         trained = np.loadtxt(tmp_path / run / "reports/projector/trained/vecs.tsv", delimiter="\t")

@@ -52,9 +52,12 @@ class Steps:
         """Other output goes above the line, which is drawn again below it."""
         if self.bar.disable or self._stop.is_set():
             stream.write(text)
-        else:
-            with self.bar.external_write_mode(file=stream):
+        else:  # not tqdm's external_write_mode: it knows only sys.stdout, which is this stream's wrapper here
+            with self.bar.get_lock():
+                self.bar.clear(nolock=True)
                 stream.write(text)
+                stream.flush()
+                self.bar.refresh(nolock=True)
 
     def close(self) -> None:
         """Clear the line: before output that draws its own progress (Keras' epochs), and at the end."""
