@@ -114,6 +114,12 @@ def main(params: dict, step=QUIET) -> None:
     step("building the raw-text model")
     serving = raw_text_model(model, vocabulary, params["maxlen"], params["pad"]["padding"],
                              params["pad"]["truncating"])
+    step(f"saving {RAW_TEXT_MODEL}")
+    save_keras_reproducibly(serving, RAW_TEXT_MODEL)
+    step(f"writing the SavedModel {SAVED_MODEL}/")
+    with atomic_dir(SAVED_MODEL) as tmp:
+        export_saved_model(serving, tmp)
+    # After the saves: calling the model traces functions that would then be saved too, changing their bytes.
     step("drawing the embedding map (t-SNE)")
     words = [vocabulary[i] for i in rows]
     drawn = choose_words(trained[rows], words, probes, k, MAP_FREQUENT_WORDS)
@@ -121,11 +127,6 @@ def main(params: dict, step=QUIET) -> None:
     write_text(EMBEDDING_MAP, map_svg({"GloVe (before training)": glove_matrix[rows][drawn],
                                        f"trained ({params['train']['model']})": trained[rows][drawn]},
                                       drawn_words, word_sentiment(serving, drawn_words), probes, params["seed"]))
-    step(f"saving {RAW_TEXT_MODEL}")
-    save_keras_reproducibly(serving, RAW_TEXT_MODEL)
-    step(f"writing the SavedModel {SAVED_MODEL}/")
-    with atomic_dir(SAVED_MODEL) as tmp:
-        export_saved_model(serving, tmp)
     print(f"export: {len(vocabulary) - 1} trained and {len(rows)} GloVe vectors -> {PROJECTOR}/, "
           f"map of {len(drawn)} words -> {EMBEDDING_MAP}, raw-text model -> {RAW_TEXT_MODEL}, "
           f"SavedModel -> {SAVED_MODEL}/")

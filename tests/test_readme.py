@@ -1,24 +1,33 @@
 """The README's figures are generated from the committed reports (tools/readme_figures.py): they must agree."""
+import html
 import json
+import re
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
 
-def test_readme_figures_match_the_reports(monkeypatch):
+def test_readme_and_docs_figures_match_the_reports(monkeypatch):
     from tools import readme_figures
 
     monkeypatch.chdir(REPO)
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    names = readme_figures.PATTERN.findall(text)
-    assert {name for _, name, _ in names} == set(readme_figures.BLOCKS)  # every block generated, every generator used
-    assert readme_figures.regenerate(text) == text, "README.md is stale: run `python -m tools.readme_figures`"
+    names = []
+    for page in readme_figures.pages():
+        text = page.read_text(encoding="utf-8")
+        names += [name for _, name, _ in readme_figures.PATTERN.findall(text)]
+        assert readme_figures.regenerate(text) == text, f"{page} is stale: run `python -m tools.readme_figures`"
+    assert set(names) == set(readme_figures.BLOCKS)  # every block generated somewhere, every generator used
+    assert any(page.parent.name == "docs" for page in readme_figures.pages())
 
 
-def test_a_changed_report_changes_the_readme(monkeypatch):
+def test_a_changed_report_changes_the_page_that_shows_it(monkeypatch):
     from tools import readme_figures
 
     monkeypatch.chdir(REPO)
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs/data.md").read_text(encoding="utf-8")
+    assert "<!-- generated: tokenizer -->" in text
     real = readme_figures.load
 
     def load(path):
@@ -40,3 +49,50 @@ def test_results_block_names_its_report_files(monkeypatch):
     accuracy = json.loads((REPO / "reports/metrics.json").read_text())["test"]["accuracy"]
     assert f"{100 * accuracy:.2f}%" in block and "`reports/metrics.json`" in block
     assert "`reports/baseline/metrics.json`" in block
+
+
+def slug(heading_html: str) -> str:
+    """The anchor GitHub gives a heading: its text, lower case, punctuation dropped, spaces as hyphens."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", heading_html)).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def rendered(page: Path) -> str:
+    from tests.markdown_checks import render  # cmark-gfm, GitHub's own Markdown library
+
+    return render(page.read_text(encoding="utf-8"))
+
+
+def anchors(page: Path) -> set[str]:
+    return {slug(h) for h in re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", rendered(page), re.S)}
+
+
+def test_readme_is_short_with_a_table_of_contents_of_its_sections():
+    page = REPO / "README.md"
+    lines = page.read_text(encoding="utf-8").count("\n")
+    assert 150 <= lines <= 300, f"README.md has {lines} lines; about 250 is what a newcomer reads to the end"
+    body = rendered(page)
+    sections = [slug(h) for h in re.findall(r"<h2[^>]*>(.*?)</h2>", body, re.S)]
+    contents = body.split(">Contents</h2>", 1)[1].split("</ul>", 1)[0]
+    listed = re.findall(r'<a href="#([^"]+)"', contents)
+    assert listed == [s for s in sections if s != "contents"]  # every section, in order, and nothing else
+    for topic in ("two-commands", "pipeline", "results", "experiments", "your-own-data", "scoring-text",
+                  "pull-requests", "read-more"):
+        assert topic in sections
+
+
+@pytest.mark.parametrize("name", ["README.md", *sorted(p.name for p in (REPO / "docs").glob("*.md"))])
+def test_every_link_and_picture_resolves(name):
+    page = REPO / name if name == "README.md" else REPO / "docs" / name
+    body = rendered(page)
+    targets = re.findall(r'<a href="([^"]+)"', body) + re.findall(r'<img src="([^"]+)"', body)
+    local = [html.unescape(t) for t in targets if not re.match(r"[a-z]+:", t)]
+    assert local, "no links at all"
+    for target in local:
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        assert file.exists(), f"{name}: {target} does not exist"
+        if anchor:
+            assert anchor in anchors(file), f"{name}: {target}: no heading with that anchor in {file.name}"
+    if name == "README.md":  # every docs page is reachable from the README
+        assert {p.name for p in (REPO / "docs").glob("*.md")} <= {Path(t.split("#")[0]).name for t in local}

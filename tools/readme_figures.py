@@ -1,7 +1,7 @@
-"""The README's figures, generated from the committed reports, so the two cannot disagree.
+"""The figures of the README and of docs/, generated from the committed reports, so the two cannot disagree.
 
-    python -m tools.readme_figures           # rewrite the generated blocks of README.md
-    python -m tools.readme_figures --check   # exit 1 when README.md differs from what the reports say
+    python -m tools.readme_figures           # rewrite the generated blocks of README.md and docs/*.md
+    python -m tools.readme_figures --check   # exit 1 when a page differs from what the reports say
 
 A block sits between `<!-- generated: NAME -->` and `<!-- end: NAME -->`; each NAME has a function below that
 says which report file its figures come from.
@@ -15,6 +15,11 @@ import sys
 from pathlib import Path
 
 README = Path("README.md")
+
+
+def pages() -> list[Path]:
+    """The pages that may hold generated blocks: the README and every page under docs/."""
+    return [README, *sorted(Path("docs").glob("*.md"))]
 
 
 def load(path: str) -> dict:
@@ -170,8 +175,20 @@ def pr_examples() -> str:
     return "\n".join(out).rstrip()
 
 
+def pr_verdicts() -> str:
+    """The verdict and check lines of the same two reports, for the README."""
+    out = []
+    for name, what in (("pass", "The committed workspace against HEAD"),
+                       ("fail", "After `dvc exp run -S maxlen=20`, against HEAD")):
+        path = f"reports/pr_examples/{name}.md"
+        head = Path(path).read_text(encoding="utf-8").split("\n## ", 1)[0].rstrip()
+        out += [f"{what} (`{path}`):", "", "```markdown", head, "```", ""]
+    return "\n".join(out).rstrip()
+
+
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times,
-          "scale": scale, "scale_spark": scale_spark, "pr_examples": pr_examples}
+          "scale": scale, "scale_spark": scale_spark, "pr_examples": pr_examples,
+          "pr_verdicts": pr_verdicts}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 
@@ -189,20 +206,24 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        text = README.read_text(encoding="utf-8")
-        new = regenerate(text)
-    except FileNotFoundError as e:  # run outside the repository, or before the run that writes a report
-        print(f"readme_figures: {e.filename} not found; run from the repository root after `make repro`",
-              file=sys.stderr)
-        return 1
-    if args.check:
-        if new != text:
-            print("README.md differs from the reports; run `python -m tools.readme_figures`", file=sys.stderr)
+    stale = []
+    for page in pages():
+        try:
+            text = page.read_text(encoding="utf-8")
+            new = regenerate(text)
+        except FileNotFoundError as e:  # run outside the repository, or before the run that writes a report
+            print(f"readme_figures: {e.filename} not found; run from the repository root after `make repro`",
+                  file=sys.stderr)
             return 1
-        return 0
-    README.write_text(new, encoding="utf-8")
-    print(f"readme_figures: {len(PATTERN.findall(text))} blocks of {README} regenerated")
+        if new != text:
+            stale.append(str(page))
+            if not args.check:
+                page.write_text(new, encoding="utf-8")
+    if args.check and stale:
+        print(f"{', '.join(stale)} differ from the reports; run `python -m tools.readme_figures`", file=sys.stderr)
+        return 1
+    if not args.check:
+        print(f"readme_figures: {len(stale)} of {len(pages())} pages regenerated")
     return 0
 
 
