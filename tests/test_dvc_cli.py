@@ -259,6 +259,8 @@ def test_report_verdicts_on_unchanged_regressed_and_thin_margin_branches(repo):
         assert re.search(r"^\| reports/metrics\.json \| test\.accuracy \| ([\d.]+) \| \1 \| \+0\.0000 \|$", text, re.M)
         assert "| epochs_run |" in text and "| step |" not in text  # epochs run shown, DVCLive's step left out
         assert "No plot data changed." in text
+        assert re.search(r"^The t-SNE map of the learned space, .*\(unchanged against [^)]*\): "
+                         r"`reports/embedding_map\.svg` in the `pipeline-report` artifact", text, re.M), text[-800:]
 
         # a real regression: a decision threshold of 0.99 labels most reviews negative
         params = yaml.safe_load((repo / "params.yaml").read_text())

@@ -200,6 +200,16 @@ def plots_section(base: str, out_dir: Path) -> list[str]:
     return lines
 
 
+def embedding_map_section(base: str, path: str = "reports/embedding_map.svg") -> list[str]:
+    """Where the picture of the learned space is: GitHub shows no picture from an artifact inside a comment."""
+    if not Path(path).exists():
+        return []
+    changed = git_show(base, path) != Path(path).read_bytes()
+    return ["## Embedding map", "",
+            f"The t-SNE map of the learned space, GloVe beside trained ({'changed' if changed else 'unchanged'} against "
+            f"{md_text(base)}): `{path}` in the `{ARTIFACT}` artifact of the CI run.", ""]
+
+
 def build_report(base: str, params: dict, plots_dir: Path) -> tuple[str, bool]:
     """The Markdown report and whether its verdict passed."""
     metrics = dvc_json("metrics", "diff", base, "--all")  # --all: unchanged metrics too, the verdict needs them
@@ -210,7 +220,7 @@ def build_report(base: str, params: dict, plots_dir: Path) -> tuple[str, bool]:
                            cfg["min_margin"])]
     lines, ok = verdict_lines(checks, base)
     lines += metrics_section(metrics) + params_section(changed_params) + validation_section(base)
-    lines += plots_section(base, plots_dir)
+    lines += plots_section(base, plots_dir) + embedding_map_section(base)
     return "\n".join(lines), ok
 
 
