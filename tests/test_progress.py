@@ -1,5 +1,6 @@
 """No silent minutes: each long step, run with a fake terminal (a pseudo-terminal with a size, as a person's),
 prints within a few seconds and keeps printing; with no terminal, the output stays as quiet as before."""
+import re
 import subprocess
 import sys
 
@@ -15,13 +16,13 @@ FIRST_OUTPUT, LONGEST_SILENCE = 3.0, 5.0  # seconds
 
 def assert_never_silent(command, cwd):
     code, chunks = timed_output(command, cwd=cwd, env=ENV, timeout=600)
-    text = b"".join(data for _, data in chunks).decode("utf-8", "replace")
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", b"".join(data for _, data in chunks).decode("utf-8", "replace"))
     assert code == 0, text[-2000:]
     gaps = silences(chunks)
     assert gaps and gaps[0][0] < FIRST_OUTPUT, f"first output after {gaps[0][0]:.1f} s"
     gap, at, line = max(gaps)
     assert gap < LONGEST_SILENCE, f"{gap:.1f} s without output from {at:.1f} s, after {line!r}"
-    return text
+    return text  # terminal control sequences removed, carriage returns kept
 
 
 @pytest.mark.parametrize("stage", ["baseline", "train", "evaluate", "export"])

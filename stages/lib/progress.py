@@ -2,21 +2,24 @@
 
 The runner (`python -m stages <stage>`) opens `Steps` around every stage: one line on standard error, the stage
 and what it is doing, with a clock that ticks every second, also inside a step that reports nothing of its own
-(importing TensorFlow, one scikit-learn fit). A stage whose `main` takes `step` names its steps with it
-(`step("fitting NBSVM")`), and may say how many there are (`step.expect(8)`). `bar` is a plain tqdm bar for
+(importing TensorFlow, a scikit-learn fit that holds Python's lock for seconds). A stage whose `main` takes
+`step` names its steps with it (`step("fitting NBSVM")`), and may say how many there are (`step.expect(8)`). `bar` is a plain tqdm bar for
 work of known size. All of it is drawn only when standard error is a terminal: logs and captured output stay as
 they were.
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import subprocess
 import sys
-import threading
+from pathlib import Path
 from typing import Iterator
 
 from tqdm import tqdm
 
-TICK = 1.0  # seconds between redraws of the clock
+TICKER = Path(__file__).with_name("ticker.py")
 
 
 def on_terminal() -> bool:
@@ -24,19 +27,27 @@ def on_terminal() -> bool:
 
 
 class Steps:
-    """with Steps("export") as step: step.expect(2); step("loading the model"); ...; step("writing the model")"""
+    """with Steps("export") as step: step.expect(2); step("loading the model"); ...; step("writing the model")
+
+    On a terminal the line is drawn by a small process of its own (stages/lib/ticker.py), so its clock keeps
+    ticking while this one is busy in C code that holds Python's lock."""
 
     def __init__(self, stage: str):
         self.stage, self.done, self.total = stage, 0, None
-        self.bar = tqdm(desc=f"{stage}: starting", file=sys.stderr, disable=not on_terminal(), dynamic_ncols=True,
-                        bar_format="{desc} [{elapsed}]")
-        self._stop = threading.Event()
-        if not self.bar.disable:
-            threading.Thread(target=self._tick, daemon=True).start()
+        self.ticker = None
+        if on_terminal():
+            self.ticker = subprocess.Popen([sys.executable, str(TICKER), f"{stage}: starting"], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, bufsize=0)
 
-    def _tick(self) -> None:
-        while not self._stop.wait(TICK):
-            self.bar.refresh()
+    def _send(self, command: str) -> bool:
+        if self.ticker is None:
+            return False
+        try:
+            self.ticker.stdin.write((command.replace("\n", " ") + "\n").encode("utf-8"))
+            return True
+        except OSError:  # the ticker is gone (killed with the terminal): draw nothing more
+            self.ticker = None
+            return False
 
     def expect(self, total: int) -> None:
         """The stage has `total` named steps from here on: the line counts them."""
@@ -46,25 +57,27 @@ class Steps:
         """The next step begins."""
         self.done += 1
         count = f" (step {self.done} of {self.total})" if self.total else ""
-        self.bar.set_description_str(f"{self.stage}: {doing}{count}")
+        self._send(f"d {self.stage}: {doing}{count}")
 
     def write(self, text: str, stream) -> None:
         """Other output goes above the line, which is drawn again below it."""
-        if self.bar.disable or self._stop.is_set():
-            stream.write(text)
-        else:  # not tqdm's external_write_mode: it knows only sys.stdout, which is this stream's wrapper here
-            with self.bar.get_lock():
-                self.bar.clear(nolock=True)
-                stream.write(text)
-                stream.flush()
-                self.bar.refresh(nolock=True)
+        hidden = self._send("h")
+        if hidden:
+            select.select([self.ticker.stdout], [], [], 2.0)  # the ticker's "k": the line is cleared
+            os.read(self.ticker.stdout.fileno(), 1)
+        stream.write(text)
+        stream.flush()
+        if hidden:
+            self._send("s")
 
     def close(self) -> None:
         """Clear the line: before output that draws its own progress (Keras' epochs), and at the end."""
-        if not self._stop.is_set():
-            self._stop.set()
-            self.bar.leave = False
-            self.bar.close()
+        if self._send("q"):
+            try:
+                self.ticker.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.ticker.kill()
+        self.ticker = None
 
     def __enter__(self) -> "Steps":
         return self
