@@ -8,17 +8,9 @@ import json
 import subprocess
 import sys
 
+from stages.lib.provenance import flatten
+
 PARAMS_FILE = "params.yaml"
-
-
-def flatten(tree, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}"""
-    if not isinstance(tree, dict):
-        return {prefix.rstrip("."): tree}
-    flat = {}
-    for key, value in tree.items():
-        flat.update(flatten(value, f"{prefix}{key}."))
-    return flat
 
 
 def rows(show_json: list) -> list[dict]:

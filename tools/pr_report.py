@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from stages.lib.markdown import md_text
 from stages.lib.params import load_params
+from stages.lib.provenance import git_show
 from tools.experiments import dvc_json
 from tools.mermaid_plots import charts
 from tools.offline_plots import dvc_specs, render_svgs
@@ -30,11 +31,6 @@ PLOT_DIRS = ["reports/plots", "reports/train/plots"]
 ARTIFACT = "pipeline-report"  # the CI artifact with the whole report and the rendered plots
 GITHUB_LIMIT = 65_536  # characters in one comment
 COMMENT_LIMIT = 60_000  # ours: room for what the posting job adds
-
-
-def git_show(rev: str, path: str) -> bytes | None:
-    out = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True)
-    return out.stdout if out.returncode == 0 else None
 
 
 def git_files(rev: str, folder: str) -> set[str]:
