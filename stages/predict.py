@@ -29,6 +29,7 @@ from tqdm import tqdm
 from stages.lib.arrays import open_parquet
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
 from stages.lib.keras_files import load_model
+from stages.lib.progress import Steps
 from stages.lib.provenance import model_origin
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -239,7 +240,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {args.file}: " + ("is a folder; --file takes one file (a table with a 'text' "
                          "column, or one review per line)" if args.file.is_dir() else "no such file"))
     say(f"loading TensorFlow and {args.model}")
-    model = load(args.model)
+    with Steps("predict") as step:  # on a terminal, a clock ticks while TensorFlow loads
+        step("loading")
+        model = load(args.model)
     origin = model_origin(args.model)
     say(f"scoring with {args.model}" + (f", {origin}" if origin else ""))
     # The bar is drawn only when standard error is a terminal and the rows go elsewhere (a file, a pipe).
