@@ -119,7 +119,8 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
         step(f"building {cfg['model']}")
         model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
                             matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
-                            params["seed"], cfg["ngram_buckets"], cfg["ngram_orders"], cfg["nb_l2"])
+                            params["seed"], cfg["ngram_buckets"], cfg["ngram_orders"], cfg["nb_l2"],
+                            cfg["nb_scale_ngrams"])
         if cfg["model"] == "nb_fasttext":  # naive-Bayes ratios from the training part only, never the validation part
             step(f"counting the naive-Bayes ratios of {len(train_idx):,} training reviews")
             fit_naive_bayes(model, x, y, cfg["nb_alpha"], rows=train_idx)

@@ -111,9 +111,9 @@ class NaiveBayesLogit(layers.Layer):
     (padding, repeats) has r = 0, so it adds nothing.
     """
 
-    def __init__(self, rows: int, l2: float, **kwargs):
+    def __init__(self, rows: int, l2: float, scale_ngrams: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.rows, self.l2 = rows, l2
+        self.rows, self.l2, self.scale_ngrams = rows, l2, scale_ngrams
 
     def build(self, input_shape):
         self.ratios = self.add_weight(shape=(self.rows,), initializer="zeros", trainable=False, name="ratios")
@@ -121,7 +121,11 @@ class NaiveBayesLogit(layers.Layer):
                                         regularizer=keras.regularizers.L2(self.l2) if self.l2 else None)
 
     def call(self, ngrams):
-        return ops.sum(ops.take(self.ratios, ngrams) * ops.take(self.weights_, ngrams), axis=1, keepdims=True)
+        total = ops.sum(ops.take(self.ratios, ngrams) * ops.take(self.weights_, ngrams), axis=1, keepdims=True)
+        if self.scale_ngrams:  # as an L2-normalised row of binary features, times sqrt(scale_ngrams)
+            count = ops.sum(ops.cast(ngrams > 0, total.dtype), axis=1, keepdims=True)
+            total = total * ops.sqrt(self.scale_ngrams / ops.maximum(count, 1.0))
+        return total
 
     def set_ratios(self, ratios: np.ndarray) -> None:
         self.ratios.assign(ratios.astype("float32"))
@@ -130,7 +134,7 @@ class NaiveBayesLogit(layers.Layer):
         return (input_shape[0], 1)
 
     def get_config(self):
-        return {**super().get_config(), "rows": self.rows, "l2": self.l2}
+        return {**super().get_config(), "rows": self.rows, "l2": self.l2, "scale_ngrams": self.scale_ngrams}
 
 
 def naive_bayes_ratios(batches, rows: int, alpha: float) -> np.ndarray:
@@ -177,16 +181,18 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: float,
                 embedding: np.ndarray | None, trainable: bool, bigram_buckets: int, seed: int,
-                ngram_buckets: int = 0, ngram_orders: int = 3, nb_l2: float = 0.0) -> keras.Model:
+                ngram_buckets: int = 0, ngram_orders: int = 3, nb_l2: float = 0.0,
+                nb_scale_ngrams: int | None = None) -> keras.Model:
     """Build (not compile) the model `name`; `embedding` (vocab_size x dim) initialises the word vectors.
 
     nb_fasttext's naive-Bayes ratios start at 0: `fit_naive_bayes` sets them from the training reviews.
     """
     fasttext = name in ("fasttext", "nb_fasttext")
     masked = name in ("gap", "bilstm") or fasttext  # Flatten and Conv1D would read the mask wrongly
-    rows = vocab_size + (bigram_buckets if fasttext else 0)
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
-    x = HashedBigrams(vocab_size, bigram_buckets, name="bigrams")(inputs) if fasttext else inputs
+    bigrams = fasttext and bigram_buckets > 0  # 0: the word vectors alone
+    rows = vocab_size + (bigram_buckets if bigrams else 0)
+    x = HashedBigrams(vocab_size, bigram_buckets, name="bigrams")(inputs) if bigrams else inputs
     embed = layers.Embedding(rows, dim, mask_zero=masked, trainable=trainable, name="embedding",
                              embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed))
     x = embed(x)
@@ -207,7 +213,7 @@ def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: floa
     x = layers.Dropout(dropout, seed=seed)(x)
     if name == "nb_fasttext":  # two towers, one logit each, added: fastText's and NBSVM's
         ngrams = HashedNgrams(vocab_size, ngram_buckets, ngram_orders, name="ngrams")(inputs)
-        nb = NaiveBayesLogit(vocab_size + ngram_buckets, nb_l2, name="naive_bayes")(ngrams)
+        nb = NaiveBayesLogit(vocab_size + ngram_buckets, nb_l2, nb_scale_ngrams, name="naive_bayes")(ngrams)
         x = layers.Add(name="logits")([layers.Dense(1, name="word_logit")(x), nb])
         outputs = layers.Dense(1, activation="sigmoid", name="positive",
                                kernel_initializer="ones", bias_initializer="zeros")(x)

@@ -195,11 +195,12 @@ SCHEMA: dict = {
         "dropout": Float(0.0, 1.0, open_hi=True),
         "validation_split": Float(0.0, 1.0, open_lo=True, open_hi=True),
         "max_train_samples": Int(2, None, nullable=True),
-        "bigram_buckets": Int(1, 100_000_000),
+        "bigram_buckets": Int(0, 100_000_000),
         "ngram_buckets": Int(1, 100_000_000),
         "ngram_orders": Int(1, 5),
         "nb_alpha": Float(0.0, 1e6, open_lo=True),
         "nb_l2": Float(0.0, 1.0),
+        "nb_scale_ngrams": Int(1, 100_000_000, nullable=True),
         "distribute": OneOf("none", "mirrored", "multi_worker"),
     },
     "evaluate": {
