@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test test-fast browser bench bench-scale bench-scale-spark report compare plots example seeds clean-venv
+.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-scale bench-scale-spark report compare plots example seeds clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -49,6 +49,10 @@ browser: setup
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps tf-keras==2.21.0
 	$(BIN)/python -m benchmarks.text_to_tensors
+
+# fastText and scikit-learn peers on the default split, against the default model trained in the same run
+bench-peers: $(STAMP)
+	$(BIN)/python -m benchmarks.peers
 
 # The stages on corpora 1, 4, 10 and 40 times IMDB: time and peak memory per stage (FACTORS="1 4 100" for others)
 FACTORS ?= 1 4 10 40

@@ -81,10 +81,35 @@ def test_nb_fasttext_saves_and_loads(tmp_path, default_params):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 50, size=(32, 12)).astype(np.int32)
     y = (x[:, 0] % 2).astype(np.int32)
-    model = build_model("nb_fasttext", 50, 8, 12, 0.1, None, True, 100, 1, 1000, 3, 1e-4)
+    model = build_model("nb_fasttext", 50, 8, 12, 0.1, None, True, 100, 1, 1000, 3, 1e-4, nb_scale_ngrams=16)
     fit_naive_bayes(model, x, y, 1.0)
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(again.get_layer("naive_bayes").ratios.numpy(),
                                   model.get_layer("naive_bayes").ratios.numpy())
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert again.get_layer("naive_bayes").scale_ngrams == 16
+
+
+def test_the_naive_bayes_logit_is_scaled_as_an_l2_normalised_row():
+    """sum(r * w) over a review's n-grams, times sqrt(scale / its number of n-grams): a review of 4 n-grams and
+    one of 16 with the same sum per n-gram get logits in the ratio sqrt(16 / 4) / (16 / 4) = 1 / 2."""
+    from stages.lib.models import NaiveBayesLogit
+
+    layer = NaiveBayesLogit(rows=20, l2=0.0, scale_ngrams=16)
+    layer.build((None, 16))
+    ratios = np.ones(20, np.float32)
+    ratios[0] = 0  # as naive_bayes_ratios gives: padding and repeats add nothing
+    layer.set_ratios(ratios)
+    layer.weights_.assign(np.full(20, 0.5, np.float32))
+    short = np.array([[1, 2, 3, 4] + [0] * 12], np.int32)  # 4 n-grams, padding (id 0) is not one
+    long = np.arange(1, 17, dtype=np.int32)[None, :]
+    logits = np.asarray(layer(np.concatenate([short, long])))[:, 0]
+    np.testing.assert_allclose(logits, [2.0 * np.sqrt(16 / 4), 8.0 * np.sqrt(16 / 16)], rtol=1e-6)
+    empty = np.asarray(layer(np.zeros((1, 16), np.int32)))
+    assert np.isfinite(empty).all() and empty[0, 0] == 0  # no n-gram at all: 0, not 0/0
+    plain = NaiveBayesLogit(rows=20, l2=0.0)
+    plain.build((None, 16))
+    plain.set_ratios(ratios)
+    plain.weights_.assign(np.full(20, 0.5, np.float32))
+    np.testing.assert_allclose(np.asarray(plain(long))[:, 0], [8.0])  # null: the plain sum, as NBSVM

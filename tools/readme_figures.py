@@ -186,9 +186,26 @@ def pr_verdicts() -> str:
     return "\n".join(out).rstrip()
 
 
+def peers() -> str:
+    """The peer benchmark's table, from reports/peers.json."""
+    from benchmarks.peers import table
+
+    t = load("reports/peers.json")
+    d = t["results"]["default"]
+    best_ood = max((r["ood_accuracy"], name) for name, r in t["results"].items() if name != "default")
+    return "\n".join([
+        f"`{t['command']}` on {t['cores']} cores: every peer fitted on the model's training split "
+        f"({t['split']['train']:,} reviews, hyper-parameters chosen on its {t['split']['validation']:,} validation "
+        f"reviews, then refitted on all {t['split']['train'] + t['split']['validation']:,}), the default model "
+        "trained in the same run; ratios are to the default model:", "", table(t), "",
+        f"The default model: {100 * d['test_accuracy']:.2f}% in domain and {100 * d['ood_accuracy']:.1f}% out of "
+        f"domain in {d['train_seconds']:g} s; the best peer out of domain is {best_ood[1]} at "
+        f"{100 * best_ood[0]:.1f}%."])
+
+
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times,
           "scale": scale, "scale_spark": scale_spark, "pr_examples": pr_examples,
-          "pr_verdicts": pr_verdicts}
+          "pr_verdicts": pr_verdicts, "peers": peers}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 

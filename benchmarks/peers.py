@@ -1,0 +1,181 @@
+"""The peers a practitioner would pick instead of the default model, on exactly its split, in one run.
+
+    make bench-peers                  # python -m benchmarks.peers: prints a table, writes reports/peers.json
+
+Run from a project after `dvc repro` (it reads data/raw, data/processed and params.yaml). Each peer is fitted
+on the training split with its hyper-parameters chosen on the model's own validation carve (the same seeded
+rows `train` holds out), then refitted on the whole training split and scored on the test split and the
+out-of-domain sentences with `evaluate`'s metric definitions:
+
+- fastText, the official library (the `fasttext-numpy2` binding, pinned in requirements-test.txt), word
+  bigrams, 10 epochs, one thread (so its result does not depend on thread timing); its batch and one-by-one
+  probabilities are compared first, since a binding has been seen to give wrong batch probabilities;
+- NBSVM: binary 1-3-grams scaled by naive-Bayes ratios, logistic regression (the `baseline` stage's own);
+- LinearSVC and SGD (modified Huber) on TF-IDF 1-3-grams, from scikit-learn.
+
+The default model is trained in the same run by the `train` stage's own function with the params as they are,
+so every ratio (accuracy, AUC, out-of-domain accuracy, training seconds) compares figures measured side by side.
+Training time is wall time of the fit on this machine, with CPU seconds beside it; tokenizing is shared.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.baseline import _vectorizer, fit_nbsvm, token_strings
+from stages.lib.metrics import binary_metrics
+from stages.lib.params import load_params
+from stages.train import split_train_validation
+
+REPORT = Path("reports/peers.json")
+
+
+class Timer:
+    """Wall and CPU seconds of a block (CPU: this process, all its threads)."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def fit_fasttext(train: list[str], y: np.ndarray, lr: float, seed: int):
+    """predict(texts) -> P(positive) of a fastText classifier (word bigrams, 10 epochs, one thread)."""
+    import fasttext  # the benchmark's own dependency
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.writelines(f"__label__{label} {text}\n" for label, text in zip(y, train))
+    try:
+        model = fasttext.train_supervised(f.name, lr=lr, epoch=10, wordNgrams=2, dim=50, thread=1, seed=seed,
+                                          verbose=0)
+    finally:
+        os.unlink(f.name)
+
+    def predict(texts: list[str]) -> np.ndarray:
+        labels, probs = model.predict([t.replace("\n", " ") for t in texts], k=2)
+        return np.array([dict(zip(ls, ps)).get("__label__1", 0.0) for ls, ps in zip(labels, probs)], np.float64)
+
+    return predict
+
+
+def sane_batches(predict, texts: list[str]) -> None:
+    """Batch probabilities must be the one-by-one ones, and probabilities."""
+    batch = predict(texts)
+    alone = np.array([predict([t])[0] for t in texts])
+    if not (np.allclose(batch, alone, atol=1e-5) and ((batch >= 0) & (batch <= 1)).all()):
+        raise SystemExit(f"peers: fastText's batch probabilities differ from its one-by-one ones "
+                         f"(largest difference {np.abs(batch - alone).max():.3g}): the binding is broken")
+
+
+def fit_tfidf(kind: str, train: list[str], y: np.ndarray, c: float, seed: int):
+    """predict(texts) -> a score (not a probability: AUC and the sign are what count) of a linear model on TF-IDF
+    of 1-3-grams: LinearSVC, or SGD with the modified Huber loss."""
+    from sklearn.linear_model import SGDClassifier  # scikit-learn: benchmarks and the baseline only
+    from sklearn.svm import LinearSVC
+
+    vectorizer = _vectorizer("tfidf", 3, min_df=2, max_df=0.9, sublinear_tf=True)
+    x = vectorizer.fit_transform(train)
+    model = (LinearSVC(C=c, random_state=seed) if kind == "svm" else
+             SGDClassifier(loss="modified_huber", alpha=c, max_iter=50, tol=None, random_state=seed)).fit(x, y)
+    return lambda texts: 1 / (1 + np.exp(-model.decision_function(vectorizer.transform(texts))))
+
+
+PEERS = {  # name: (fit(train, y, value, seed), the values tried on the validation carve)
+    "fasttext": (fit_fasttext, [0.1, 0.25, 0.5]),
+    "nbsvm": (lambda t, y, c, s: fit_nbsvm(t, y, {"ngrams": 3, "alpha": 1, "C": c}, s), [1, 4]),
+    "linear_svc": (lambda t, y, c, s: fit_tfidf("svm", t, y, c, s), [0.3, 1.0]),
+    "sgd_huber": (lambda t, y, a, s: fit_tfidf("sgd", t, y, a, s), [1e-5, 3e-5]),
+}
+
+
+def default_model(params: dict) -> dict:
+    """The default model, trained here by the train stage's own function, scored as `evaluate` scores it."""
+    from stages.evaluate import predict
+    from stages.train import train
+
+    padded = Path("data/processed/padded")
+    y = np.load(padded / "train_y.npy")
+    with Timer() as t:
+        model, history = train(params, padded / "train_x.npy", y, np.load("data/processed/embedding_matrix.npy"))
+    test = binary_metrics(np.load(padded / "test_y.npy"), predict(model, padded / "test_x.npy"), 0.5)
+    ood = binary_metrics(np.load(padded / "ood_y.npy"), predict(model, padded / "ood_x.npy"), 0.5)
+    return {"test_accuracy": test["accuracy"], "roc_auc": test["roc_auc"], "ood_accuracy": ood["accuracy"],
+            "train_seconds": t.wall, "cpu_seconds": t.cpu, "chosen": f"params.yaml ({len(history['loss'])} epochs)"}
+
+
+def run(params: dict, peers: list[str]) -> dict:
+    reviews = pd.read_parquet("data/raw/reviews.parquet", columns=["text", "label", "split"])
+    ood = pd.read_parquet("data/raw/ood.parquet", columns=["text", "label"])
+    train, test = reviews[reviews["split"] == "train"], reviews[reviews["split"] == "test"]
+    texts = {"train": token_strings(train["text"]), "test": token_strings(test["text"]),
+             "ood": token_strings(ood["text"])}
+    y = {"train": train["label"].to_numpy(), "test": test["label"].to_numpy(), "ood": ood["label"].to_numpy()}
+    fit_rows, val_rows = split_train_validation(len(train), params["train"]["validation_split"], None, params["seed"])
+    pick = lambda rows: [texts["train"][i] for i in rows]  # noqa: E731
+    results = {"default": default_model(params)}
+    print(f"default: {results['default']}", flush=True)
+    for name in peers:
+        fit, values = PEERS[name]
+        validation = {}
+        for value in values:  # chosen on the validation carve only
+            predict = fit(pick(fit_rows), y["train"][fit_rows], value, params["seed"])
+            validation[value] = binary_metrics(y["train"][val_rows], predict(pick(val_rows)), 0.5)["accuracy"]
+        best = max(values, key=lambda v: (validation[v], -values.index(v)))
+        with Timer() as t:
+            predict = fit(texts["train"], y["train"], best, params["seed"])
+        if name == "fasttext":
+            sane_batches(predict, texts["test"][:200])
+        scores = {split: binary_metrics(y[split], predict(texts[split]), 0.5) for split in ("test", "ood")}
+        results[name] = {"test_accuracy": scores["test"]["accuracy"], "roc_auc": scores["test"]["roc_auc"],
+                         "ood_accuracy": scores["ood"]["accuracy"], "train_seconds": t.wall, "cpu_seconds": t.cpu,
+                         "chosen": f"{value_name(name)}={best} (validation accuracy "
+                                   + ", ".join(f"{v}: {a:.4f}" for v, a in validation.items()) + ")"}
+        print(f"{name}: {results[name]}", flush=True)
+    base = results["default"]
+    for row in results.values():
+        row["ratios"] = {key: round(row[key] / base[key], 4) for key in
+                         ("test_accuracy", "roc_auc", "ood_accuracy", "train_seconds")}
+        for key in ("test_accuracy", "roc_auc", "ood_accuracy"):
+            row[key] = round(float(row[key]), 6)
+        row["train_seconds"], row["cpu_seconds"] = round(row["train_seconds"], 1), round(row["cpu_seconds"], 1)
+    return {"results": results, "cores": os.cpu_count(), "command": "make bench-peers",
+            "split": {"train": len(fit_rows), "validation": len(val_rows), "test": len(test), "ood": len(ood)}}
+
+
+def value_name(peer: str) -> str:
+    return {"fasttext": "lr", "nbsvm": "C", "linear_svc": "C", "sgd_huber": "alpha"}[peer]
+
+
+def table(report: dict) -> str:
+    rows = ["| model | test accuracy | ROC AUC | out-of-domain | training s (CPU s) | ratios to default: accuracy / AUC / "
+            "out-of-domain / time | chosen on validation |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in report["results"].items():
+        q = r["ratios"]
+        rows.append(f"| {name} | {100 * r['test_accuracy']:.2f}% | {r['roc_auc']:.4f} | {100 * r['ood_accuracy']:.1f}% "
+                    f"| {r['train_seconds']:g} ({r['cpu_seconds']:g}) | {q['test_accuracy']:.4f} / {q['roc_auc']:.4f} / "
+                    f"{q['ood_accuracy']:.4f} / {q['train_seconds']:.2f} | {r['chosen']} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peers", nargs="+", default=list(PEERS), choices=list(PEERS))
+    parser.add_argument("--out", type=Path, default=REPORT)
+    args = parser.parse_args(argv)
+    report = run(load_params(), args.peers)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+
+
+if __name__ == "__main__":
+    main()

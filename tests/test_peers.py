@@ -1,0 +1,32 @@
+"""`make bench-peers` (benchmarks/peers.py) on the tiny project: every peer fitted on the model's split, ratios
+against the default model trained in the same run, and a broken fastText binding caught."""
+import numpy as np
+import pytest
+
+from benchmarks import peers
+
+
+def test_peers_are_measured_beside_the_default_model(tiny, monkeypatch):
+    root, params = tiny
+    monkeypatch.chdir(root)
+    report = peers.run(params, list(peers.PEERS))
+    results = report["results"]
+    assert list(results) == ["default", *peers.PEERS]
+    for name, row in results.items():
+        assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["ood_accuracy"] <= 1 and row["train_seconds"] > 0
+        assert row["ratios"]["test_accuracy"] == pytest.approx(row["test_accuracy"] / results["default"]["test_accuracy"],
+                                                               abs=1e-4)
+    assert results["default"]["ratios"] == {"test_accuracy": 1.0, "roc_auc": 1.0, "ood_accuracy": 1.0,
+                                            "train_seconds": 1.0}
+    assert results["fasttext"]["chosen"].startswith("lr=") and "validation accuracy" in results["fasttext"]["chosen"]
+    assert "| fasttext |" in peers.table(report)
+
+
+def test_a_binding_whose_batches_disagree_with_single_texts_is_refused():
+    def broken(texts):  # what a NumPy 2 binding got wrong: the batch's probabilities shifted
+        p = np.array([0.9 if "good" in t else 0.1 for t in texts])
+        return np.roll(p, 1) if len(texts) > 1 else p
+
+    with pytest.raises(SystemExit, match="batch probabilities differ"):
+        peers.sane_batches(broken, ["good film", "bad film", "bad acting"])
+    peers.sane_batches(lambda texts: np.array([0.5] * len(texts)), ["a", "b"])  # a sane one passes
