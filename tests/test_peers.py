@@ -13,11 +13,13 @@ def test_peers_are_measured_beside_the_default_model(tiny, monkeypatch):
     results = report["results"]
     assert list(results) == ["default", *peers.PEERS]
     for name, row in results.items():
-        assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["ood_accuracy"] <= 1 and row["train_seconds"] > 0
+        assert 0 <= row["test_accuracy"] <= 1 and row["train_seconds"] >= 0 and row["cpu_seconds"] >= 0
+        assert row["ood_accuracy"] is None or 0 <= row["ood_accuracy"] <= 1
         assert row["ratios"]["test_accuracy"] == pytest.approx(row["test_accuracy"] / results["default"]["test_accuracy"],
                                                                abs=1e-4)
-    assert results["default"]["ratios"] == {"test_accuracy": 1.0, "roc_auc": 1.0, "ood_accuracy": 1.0,
-                                            "train_seconds": 1.0}
+    assert {k: v for k, v in results["default"]["ratios"].items() if v is not None} == {
+        "test_accuracy": 1.0, "roc_auc": 1.0, "train_seconds": 1.0, **({} if results["default"]["ood_accuracy"] is None
+                                                                       else {"ood_accuracy": 1.0})}
     assert results["fasttext"]["chosen"].startswith("lr=") and "validation accuracy" in results["fasttext"]["chosen"]
     assert "| fasttext |" in peers.table(report)
 
