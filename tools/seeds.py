@@ -35,7 +35,10 @@ def experiment_name(config: str, seed: int) -> str:
 
 def experiments(rows: list[dict]) -> dict[str, dict]:
     """{experiment name: {metric: value}} from the rows of `tools.experiments`."""
-    return {row["name"]: {key: metric(row, file, dotted) for key, (file, dotted) in METRICS.items()} for row in rows}
+    found: dict[str, dict] = {}
+    for row in rows:  # DVC lists the newest commit first: a name run again on a later commit is that run's
+        found.setdefault(row["name"], {key: metric(row, file, dotted) for key, (file, dotted) in METRICS.items()})
+    return found
 
 
 def summarise(runs: dict[str, dict], seeds: list[int]) -> dict:
