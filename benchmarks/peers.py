@@ -52,8 +52,9 @@ def fit_fasttext(train: list[str], y: np.ndarray, lr: float, seed: int):
     """predict(texts) -> P(positive) of a fastText classifier (word bigrams, 10 epochs, one thread)."""
     import fasttext  # the benchmark's own dependency
 
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        f.writelines(f"__label__{label} {text}\n" for label, text in zip(y, train))
+    order = np.random.default_rng(seed).permutation(len(train))  # fastText reads the file in order, and ours
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:  # comes grouped by label
+        f.writelines(f"__label__{y[i]} {train[i]}\n" for i in order)
     try:
         model = fasttext.train_supervised(f.name, lr=lr, epoch=10, wordNgrams=2, dim=50, thread=1, seed=seed,
                                           verbose=0)
