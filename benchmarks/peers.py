@@ -90,11 +90,11 @@ def fit_tfidf(kind: str, train: list[str], y: np.ndarray, c: float, seed: int):
     return lambda texts: 1 / (1 + np.exp(-model.decision_function(vectorizer.transform(texts))))
 
 
-PEERS = {  # name: (fit(train, y, value, seed), the values tried on the validation carve)
-    "fasttext": (fit_fasttext, [0.1, 0.25, 0.5]),
-    "nbsvm": (lambda t, y, c, s: fit_nbsvm(t, y, {"ngrams": 3, "alpha": 1, "C": c}, s), [1, 4]),
-    "linear_svc": (lambda t, y, c, s: fit_tfidf("svm", t, y, c, s), [0.3, 1.0]),
-    "sgd_huber": (lambda t, y, a, s: fit_tfidf("sgd", t, y, a, s), [1e-5, 3e-5]),
+PEERS = {  # name: (fit(train, y, value, seed), the hyper-parameter's name, the values tried on the validation carve)
+    "fasttext": (fit_fasttext, "lr", [0.1, 0.25, 0.5]),
+    "nbsvm": (lambda t, y, c, s: fit_nbsvm(t, y, {"ngrams": 3, "alpha": 1, "C": c}, s), "C", [1, 4]),
+    "linear_svc": (lambda t, y, c, s: fit_tfidf("svm", t, y, c, s), "C", [0.3, 1.0]),
+    "sgd_huber": (lambda t, y, a, s: fit_tfidf("sgd", t, y, a, s), "alpha", [1e-5, 3e-5]),
 }
 
 
@@ -122,15 +122,15 @@ def run(params: dict, peers: list[str]) -> dict:
              "ood": token_strings(ood["text"])}
     y = {"train": train["label"].to_numpy(), "test": test["label"].to_numpy(), "ood": ood["label"].to_numpy()}
     fit_rows, val_rows = split_train_validation(len(train), params["train"]["validation_split"], None, params["seed"])
-    pick = lambda rows: [texts["train"][i] for i in rows]  # noqa: E731
+    fit_texts, val_texts = ([texts["train"][i] for i in rows] for rows in (fit_rows, val_rows))
     results = {"default": default_model(params)}
     print(f"default: {results['default']}", flush=True)
     for name in peers:
-        fit, values = PEERS[name]
+        fit, knob, values = PEERS[name]
         validation = {}
         for value in values:  # chosen on the validation carve only
-            predict = fit(pick(fit_rows), y["train"][fit_rows], value, params["seed"])
-            validation[value] = binary_metrics(y["train"][val_rows], predict(pick(val_rows)), 0.5)["accuracy"]
+            predict = fit(fit_texts, y["train"][fit_rows], value, params["seed"])
+            validation[value] = binary_metrics(y["train"][val_rows], predict(val_texts), 0.5)["accuracy"]
         best = max(values, key=lambda v: (validation[v], -values.index(v)))
         with Timer() as t:
             predict = fit(texts["train"], y["train"], best, params["seed"])
@@ -140,7 +140,7 @@ def run(params: dict, peers: list[str]) -> dict:
         ood_accuracy = binary_metrics(y["ood"], predict(texts["ood"]), 0.5)["accuracy"] if len(y["ood"]) else None
         results[name] = {"test_accuracy": test_metrics["accuracy"], "roc_auc": test_metrics["roc_auc"],
                          "ood_accuracy": ood_accuracy, "train_seconds": t.wall, "cpu_seconds": t.cpu,
-                         "chosen": f"{value_name(name)}={best} (validation accuracy "
+                         "chosen": f"{knob}={best} (validation accuracy "
                                    + ", ".join(f"{v}: {a:.4f}" for v, a in validation.items()) + ")"}
         print(f"{name}: {results[name]}", flush=True)
     base = results["default"]
@@ -154,12 +154,9 @@ def run(params: dict, peers: list[str]) -> dict:
             "split": {"train": len(fit_rows), "validation": len(val_rows), "test": len(test), "ood": len(ood)}}
 
 
-def value_name(peer: str) -> str:
-    return {"fasttext": "lr", "nbsvm": "C", "linear_svc": "C", "sgd_huber": "alpha"}[peer]
-
-
 def table(report: dict) -> str:
-    rows = ["| model | test accuracy | ROC AUC | out-of-domain | training s (CPU s) | ratios to default: accuracy / AUC / "
+    rows = ["| model | test accuracy | ROC AUC | out-of-domain | training s (CPU s) | "
+            "ratios to default: accuracy / AUC / "
             "out-of-domain / time | chosen on validation |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in report["results"].items():
         q = {k: "—" if v is None else f"{v:.4f}" for k, v in r["ratios"].items()}

@@ -18,8 +18,7 @@ from stages.lib.keras_files import load_model
 from stages.lib.markdown import md_text
 from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, rounded
 from stages.lib.params import load_params
-from stages.lib.progress import QUIET
-from stages.lib.progress import bar as progress_bar
+from stages.lib.progress import QUIET, bar as progress_bar
 
 PADDED_DIR, INTERIM_DIR, RAW_DIR = Path("data/processed/padded"), Path("data/interim"), Path("data/raw")
 MODEL = Path("models/model.keras")

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from tqdm import tqdm
 
 from stages.lib.arrays import open_parquet
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
 from stages.lib.keras_files import load_model
-from stages.lib.progress import Steps
+from stages.lib.progress import Steps, bar as progress_bar
 from stages.lib.provenance import model_origin
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,12 +44,11 @@ class InputError(ValueError):
 
 def load(path: Path = MODEL):
     """The raw-text model with a second output, the token ids, to tell reviews with no known word."""
-    import keras  # Keras imports TensorFlow
-
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run `make repro` (or `dvc repro export`) first")
     if not path.is_file():
         raise SystemExit(f"error: {path} is not a file; --model takes a .keras file saved by `export`")
+    import keras  # Keras imports TensorFlow: seconds, so only once the file is there
     damaged = f"error: {path} is damaged or not a model saved by this pipeline"
     fix = (f"restore it with `dvc checkout --force {path}` (the version dvc.lock records) or re-create it with "
            "`dvc repro export`")
@@ -246,8 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     origin = model_origin(args.model)
     say(f"scoring with {args.model}" + (f", {origin}" if origin else ""))
     # The bar is drawn only when standard error is a terminal and the rows go elsewhere (a file, a pipe).
-    bar = tqdm(total=rows_in(args.file), unit=" reviews", desc="predict", file=sys.stderr, dynamic_ncols=True,
-               disable=args.file is None or not sys.stderr.isatty() or sys.stdout.isatty())
+    bar = progress_bar(rows_in(args.file), "predict", " reviews",
+                       when=args.file is not None and not sys.stdout.isatty())
     row, headed = 1, False
     try:
         for reviews, ids in batches(args):

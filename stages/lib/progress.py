@@ -3,9 +3,9 @@
 The runner (`python -m stages <stage>`) opens `Steps` around every stage: one line on standard error, the stage
 and what it is doing, with a clock that ticks every second, also inside a step that reports nothing of its own
 (importing TensorFlow, a scikit-learn fit that holds Python's lock for seconds). A stage whose `main` takes
-`step` names its steps with it (`step("fitting NBSVM")`), and may say how many there are (`step.expect(8)`). `bar` is a plain tqdm bar for
-work of known size. All of it is drawn only when standard error is a terminal: logs and captured output stay as
-they were.
+`step` names its steps with it (`step("fitting NBSVM")`), and may say how many there are (`step.expect(8)`).
+`bar` is a plain tqdm bar for work of known size. All of it is drawn only when standard error is a terminal:
+logs and captured output stay as they were.
 """
 from __future__ import annotations
 
@@ -137,6 +137,8 @@ class Quiet:
 QUIET = Quiet()
 
 
-def bar(total: int, desc: str, unit: str = "it") -> tqdm:
-    """A progress bar of known size on standard error, drawn only on a terminal."""
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not on_terminal(), dynamic_ncols=True)
+def bar(total: int | None, desc: str, unit: str = "it", when: bool = True) -> tqdm:
+    """A progress bar on standard error (of known size unless `total` is None), drawn only on a terminal and
+    `when` the caller wants it."""
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not (when and on_terminal()),
+                dynamic_ncols=True)
