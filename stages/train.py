@@ -8,6 +8,7 @@ dvc.yaml declares as plots and metrics.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -108,6 +109,7 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
     step("importing TensorFlow")
     import keras  # Keras imports TensorFlow
 
+    from stages.lib.loop import build_for_training, fit  # imports Keras
     from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes  # imports Keras
 
     cfg, emb = params["train"], params["embedding"]
@@ -115,7 +117,8 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
     x = as_rows(x)
     train_idx, val_idx = split_train_validation(len(x), cfg["validation_split"], cfg["max_train_samples"],
                                                 params["seed"])
-    with strategy_for(cfg["distribute"]).scope():  # variables live on every replica; batches are split among them
+    strategy = strategy_for(cfg["distribute"])
+    with strategy.scope():  # variables live on every replica; batches are split among them
         step(f"building {cfg['model']}")
         model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
                             matrix if emb["pretrained"] else None, emb["trainable"], cfg["bigram_buckets"],
@@ -126,15 +129,15 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
             fit_naive_bayes(model, x, y, cfg["nb_alpha"], rows=train_idx)
         model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
                       metrics=["accuracy"])
+        build_for_training(model, *next(iter(batches(x, y, train_idx[:1], 1))))
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
     stop = [] if cfg["patience"] is None else [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)]
     step.close()  # Keras draws its own progress from here: a bar per epoch on a terminal, a line per epoch in logs
-    history = model.fit(batches(x, y, train_idx, cfg["batch_size"], params["seed"]),
-                        validation_data=batches(x, y, val_idx, cfg["batch_size"]), epochs=cfg["epochs"],
-                        shuffle=False, verbose=1 if sys.stdout.isatty() else 2,  # batches() shuffles, seeded
-                        callbacks=[StopOnNonFiniteLoss(), *stop, *callbacks])
-    return model, history.history
+    history = fit(model, strategy, batches(x, y, train_idx, cfg["batch_size"], params["seed"]),
+                  batches(x, y, val_idx, cfg["batch_size"]), cfg["epochs"], math.ceil(len(train_idx) / cfg["batch_size"]),
+                  callbacks=[StopOnNonFiniteLoss(), *stop, *callbacks], verbose=1 if sys.stdout.isatty() else 2)
+    return model, history
 
 
 def best_epoch_metrics(history: dict, early_stopping: bool = True) -> dict:
