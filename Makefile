@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-scale bench-scale-spark report compare plots example seeds clean-venv
+.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-scale bench-scale-spark spark-cluster spark-cluster-stop report compare plots example seeds clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -63,6 +63,13 @@ bench-scale: $(STAMP)
 SPARK_FACTORS ?= 1 4 10
 bench-scale-spark: setup-spark
 	$(BIN)/python -m benchmarks.scale --engine spark --factors $(SPARK_FACTORS)
+
+# A Spark standalone cluster on this machine (a master and WORKERS workers, 127.0.0.1); see docs/scale.md
+WORKERS ?= 2
+spark-cluster: setup-spark
+	$(BIN)/python -m tools.spark_cluster start --workers $(WORKERS)
+spark-cluster-stop:
+	$(BIN)/python -m tools.spark_cluster stop
 
 # Markdown report comparing the workspace with BASE (metrics, params, validation, plots): make report BASE=main
 BASE ?= main

@@ -25,7 +25,7 @@ def engine(request):
     if request.param in needs and needs[request.param].args[0]:
         pytest.skip(needs[request.param].kwargs["reason"])
     params = {**yaml.safe_load((REPO / "params.yaml").read_text()),
-              "engine": {"name": request.param, "spark": {"master": "local[2]", "conf": {}}}}
+              "engine": {"name": request.param, "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60}}}
     engine = open_engine(params, "contract")
     yield engine
     engine.close()

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import threading
 import traceback
 import zipfile
 from pathlib import Path
@@ -56,27 +59,84 @@ def check_installed() -> None:
 
 
 def spark_session(params: dict, app: str):
-    """A SparkSession for `params['engine']['spark']`."""
+    """A SparkSession for `params['engine']['spark']`, or one message naming the master when it cannot be had."""
     check_installed()
     from pyspark.sql import SparkSession  # optional: requirements-spark.txt
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors of a local master use this Python
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors on this machine use this Python
     cfg = params["engine"]["spark"]
-    if cfg["master"].startswith("local"):
+    master, timeout = cfg["master"], cfg["start_timeout"]
+    conf = {**DEFAULT_CONF, "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
+            **cfg["conf"]}
+    if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no warning about this host's address
-    quiet = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
-    builder = SparkSession.builder.master(cfg["master"]).appName(f"imdb-embeddings {app}")
-    for key, value in {**DEFAULT_CONF, "spark.driver.extraJavaOptions": quiet, **cfg["conf"]}.items():
+    elif master.startswith("spark://"):
+        # The driver listens on the address that reaches the master (executors call back there), not on
+        # whichever address Java picks first: 127.0.0.1 for a cluster on this machine.
+        address = reach_master(master, timeout)
+        os.environ.setdefault("SPARK_LOCAL_IP", address)
+        conf.setdefault("spark.driver.host", address)
+    builder = SparkSession.builder.master(master).appName(f"imdb-embeddings {app}")
+    for key, value in conf.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
-    try:
-        session = builder.getOrCreate()
-    except Exception as e:  # a master that cannot be reached or parsed, a setting the JVM refuses
-        first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise SystemExit(f"engine.spark: Spark could not start a session with master {cfg['master']!r} and "
-                         f"conf {cfg['conf']}: {first}") from None
+    session = _start(builder, master, cfg["conf"], timeout)
     session.sparkContext.setLogLevel("ERROR")
     _ship_code(session)
     return session
+
+
+def reach_master(master: str, timeout: float) -> str:
+    """This machine's address towards the first master of a spark:// URL that accepts a connection; else a
+    message naming the URL (Spark's own client would retry for a minute and end in a Java traceback)."""
+    failures = []
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=min(timeout, 10)) as connection:
+                return connection.getsockname()[0]
+        except (OSError, ValueError) as error:
+            failures.append(f"{address}: {getattr(error, 'strerror', None) or error}")
+    raise SystemExit(f"engine.spark.master {master!r}: no Spark master answers ({'; '.join(failures)}). Start "
+                     "one with `make spark-cluster` (docs/scale.md), or set engine.spark.master to local[2]")
+
+
+def _start(builder, master: str, conf: dict, timeout: float):
+    """builder.getOrCreate(), given `timeout` seconds. A standalone master that never accepts the application
+    keeps getOrCreate waiting for about a minute and may hand back a stopped context; either way the Java
+    process is stopped here and the user gets one message."""
+    outcome = {}
+
+    def start():
+        try:
+            outcome["session"] = builder.getOrCreate()
+        except Exception as error:  # a master URL Spark cannot parse, a setting the JVM refuses
+            outcome["error"] = error
+
+    thread = threading.Thread(target=start, name="spark-start", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    session, error = outcome.get("session"), outcome.get("error")
+    if session is not None and not session.sparkContext._jsc.sc().isStopped():
+        return session
+    logging.disable(logging.CRITICAL)  # py4j would log the call that the JVM's end interrupts, traceback and all
+    _kill_java()
+    if error is not None:
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise SystemExit(f"engine.spark: Spark could not start a session with master {master!r} and conf {conf}: "
+                         f"{first}")
+    what = "did not accept the application" if session is None else "refused or dropped the application"
+    raise SystemExit(f"engine.spark.master {master!r}: the master {what} within {timeout:g} s "
+                     "(engine.spark.start_timeout). Is it a Spark master with a live worker?")
+
+
+def _kill_java() -> None:
+    """Stop the JVM pyspark started for this process (and reap it: no process is left behind)."""
+    from pyspark import SparkContext  # optional: requirements-spark.txt
+
+    process = getattr(SparkContext._gateway, "proc", None)
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
 
 
 def _ship_code(session) -> None:

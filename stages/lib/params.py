@@ -214,7 +214,8 @@ SCHEMA: dict = {
                          "C": Float(0.0, 1e6, open_lo=True)},
         "nbsvm": {"ngrams": Int(1, 5), "alpha": Float(0.0, 1e6, open_lo=True), "C": Float(0.0, 1e6, open_lo=True)},
     },
-    "engine": {"name": OneOf(*ENGINES), "spark": {"master": SparkMaster(), "conf": Settings()}},
+    "engine": {"name": OneOf(*ENGINES),
+               "spark": {"master": SparkMaster(), "conf": Settings(), "start_timeout": Int(1, 3600)}},
     "report": {"metric": Text(), "max_drop": Float(0.0, 1.0), "min_margin": Float(-1.0, 1.0)},
 }
 

@@ -1,0 +1,129 @@
+"""Spark as an operator runs it: a standalone master and a worker (separate JVMs on 127.0.0.1, started by
+`python -m tools.spark_cluster`), the data stages run on it with the local engine's bytes, and masters that
+cannot be reached or never accept the application end in one message, without a traceback or a Java process
+left behind.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import fixtures
+from tests.conftest import REPO
+from tests.test_distribute import free_port
+from tools.spark_cluster import alive
+from tests.test_spark import DATA_STAGES, SPARK_STAGES, assert_same_files, project, run
+
+
+def cluster_tool(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "tools.spark_cluster", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=180)
+
+
+def record(webui: str) -> dict:
+    with urllib.request.urlopen(f"{webui}/json/", timeout=10) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A master and one worker of 2 cores, as `make spark-cluster` starts them; stopped by their process ids."""
+    root = tmp_path_factory.mktemp("cluster")
+    port, webui_port = free_port(), free_port()
+    started = cluster_tool(root, "start", "--workers", "1", "--cores", "2", "--port", str(port),
+                           "--webui-port", str(webui_port))
+    assert started.returncode == 0, started.stderr[-3000:]
+    state = json.loads((root / ".spark/cluster.json").read_text())
+    yield state
+    stopped = cluster_tool(root, "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not any(alive(pid) for pid in state["pids"])  # the JVMs are gone (or zombies, no init reaps here)
+    assert not (root / ".spark/cluster.json").exists()
+
+
+def test_the_data_stages_on_a_standalone_cluster_write_the_local_engines_bytes(default_params, tmp_path, cluster):
+    reviews = fixtures.synthetic_reviews(300)
+    local, spark = tmp_path / "local", tmp_path / "spark"
+    project(local, default_params, "local", reviews)
+    params = project(spark, default_params, "spark", reviews)
+    params["engine"]["spark"]["master"] = cluster["master"]
+    (spark / "params.yaml").write_text(yaml.safe_dump(params))
+    for stage in DATA_STAGES:
+        assert run(stage, local).returncode == 0, stage
+        result = run(stage, spark)
+        assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+    assert_same_files(local, spark)
+
+    # The master's record: an application per Spark stage, each of which ran executors on the worker.
+    state = record(cluster["webui"])
+    apps = {app["name"].removeprefix("imdb-embeddings "): app["id"] for app in state["completedapps"]}
+    assert SPARK_STAGES <= set(apps)
+    (worker,) = state["workers"]
+    assert worker["host"] == "127.0.0.1" and worker["state"] == "ALIVE"
+    ran = {executor["appid"] for executor in record(worker["webuiaddress"])["finishedexecutors"]}
+    assert {apps[stage] for stage in SPARK_STAGES} <= ran
+
+
+def java_drivers() -> set[int]:
+    """The pyspark driver JVMs running on this machine."""
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"pyspark-shell" in (proc / "cmdline").read_bytes():
+                if (proc / "stat").read_text().split()[2] != "Z":
+                    pids.add(int(proc.name))
+        except OSError:
+            pass
+    return pids
+
+
+def spark_project(tmp_path: Path, default_params: dict, master: str, start_timeout: int) -> Path:
+    root = tmp_path / "p"
+    params = project(root, default_params, "spark", fixtures.synthetic_reviews(50))
+    params["engine"]["spark"].update(master=master, start_timeout=start_timeout)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+def test_a_master_nobody_answers_is_one_message(default_params, tmp_path):
+    master = f"spark://127.0.0.1:{free_port()}"
+    root = spark_project(tmp_path, default_params, master, 60)
+    start = time.monotonic()
+    result = run("download", root)
+    assert time.monotonic() - start < 30
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"engine.spark.master {master!r}: no Spark master answers" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (root / "data/raw").exists()
+
+
+def test_a_master_that_never_accepts_the_application_is_one_message_within_the_timeout(default_params, tmp_path):
+    """Something listens on the port but never speaks Spark: Spark's client would wait about a minute."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held = []
+    threading.Thread(target=lambda: [held.append(listener.accept()) for _ in range(10)], daemon=True).start()
+    master = f"spark://127.0.0.1:{listener.getsockname()[1]}"
+    root = spark_project(tmp_path, default_params, master, 8)
+    before = java_drivers()
+    start = time.monotonic()
+    result = run("download", root)
+    took = time.monotonic() - start
+    listener.close()
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"engine.spark.master {master!r}: the master did not accept the application within 8 s" in result.stderr
+    assert "engine.spark.start_timeout" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert took < 8 + 30  # the timeout, plus starting Python and the JVM
+    assert java_drivers() <= before  # no JVM left behind
+    assert not (root / "data/raw").exists()
