@@ -5,6 +5,7 @@
     python -m stages.predict --file reviews.txt          # any other file: one review per line (.gz too)
     cat reviews.txt | python -m stages.predict -         # standard input, one review per line
     ... --format jsonl                                   # JSON Lines instead of TSV
+    python -m stages.predict --file reviews.parquet --out scores.parquet --engine spark   # on Spark's executors
 
 Each review gets a row: its number, its `id` when the input table has an `id` column, P(positive), the label
 at `--threshold`, whether it had no word the vocabulary knows (its probability is then the model's prior, not a
@@ -12,10 +13,15 @@ judgement of the text), and the text. Standard error says which model scored (pa
 experiment it came from), and a progress bar follows a file when standard error is a terminal.
 Reviews are read, scored and written in batches, so a file of any length runs in bounded memory. The model
 carries the pipeline's tokenizer, so a review scores exactly as the pipeline would score it.
+
+With `--out scores.parquet` a Parquet `--file` is scored in tasks of ranges of rows on an engine (`--engine
+local`, or `spark` with `engine.spark` of params.yaml: each executor loads the model once and scores its tasks),
+and the scores (row, id, probability, label, no_known_word; no text) are written in row order.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -25,7 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
-from stages.lib.arrays import open_parquet
+from stages.lib.arrays import block_rows, open_parquet, parquet_rows
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
 from stages.lib.keras_files import load_model
 from stages.lib.progress import Steps, bar as progress_bar
@@ -35,6 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODEL = Path("models/raw_text_model.keras")
 NO_TEXT = "no text"  # the label of a review that is null, empty or only whitespace
+TASK_ROWS = block_rows(50_000)  # reviews per task of --out: a few tens of MB of text in an executor
 TABLE_FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
 
 
@@ -212,6 +219,93 @@ def rows_in(path: Path | None) -> int | None:
         return None
 
 
+def score_table(model, texts: list[str], first_row: int, threshold: float, ids: list[str] | None = None):
+    """The rows of --out for a batch: what format_rows prints, as Arrow columns (a probability kept whole)."""
+    import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
+
+    p, unknown = score_batch(model, texts)
+    judged = np.array([bool(t.strip()) for t in texts], bool)
+    label = np.where(~judged, NO_TEXT, np.where(p > threshold, "positive", "negative"))
+    columns = {"row": pa.array(np.arange(first_row, first_row + len(texts)), pa.int64())}
+    if ids is not None:
+        columns["id"] = pa.array(ids, pa.string())
+    columns |= {"probability": pa.array(p.astype(np.float64), mask=~judged), "label": pa.array(label, pa.string()),
+                "no_known_word": pa.array(unknown, pa.bool_())}
+    return pa.table(columns)
+
+
+_LOADED: dict = {}  # the model of each path, loaded once per process (an executor scores many tasks)
+
+
+def score_rows(model_path: str, path: str, threshold: float, batch_size: int, task: tuple[int, int]):
+    """Scores of rows start..stop-1 of a Parquet file (one task of --out), read and scored a batch at a time."""
+    import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
+
+    if model_path not in _LOADED:
+        _LOADED[model_path] = load(Path(model_path))
+    start, stop = task
+    names = open_parquet(path).schema_arrow.names
+    parts = []
+    for first in range(start, stop, batch_size):
+        rows = parquet_rows(path, first, min(first + batch_size, stop), ["text", "id"] if "id" in names else ["text"])
+        texts = [str(t) if t is not None else "" for t in rows.column("text").to_pylist()]
+        ids = _ids(rows.column("id").to_pylist()) if "id" in names else None
+        parts.append(score_table(_LOADED[model_path], texts, first + 1, threshold, ids))
+    return pa.concat_tables(parts) if parts else None
+
+
+def score_to_parquet(args) -> None:
+    """--out: the Parquet --file scored in tasks of TASK_ROWS rows on the chosen engine, written in row order."""
+    import pyarrow.parquet as pq  # pyarrow: not needed by the NumPy-only stages
+
+    from stages.engines import open_engine
+    from stages.lib.files import atomic_path
+    from stages.lib.local_files import format_suffix  # imports pandas
+
+    if format_suffix(args.file) not in (".parquet", ".pq"):
+        raise SystemExit(f"error: {args.file}: --out scores a Parquet file; convert it first (docs/serving.md)")
+    try:
+        file = open_parquet(args.file)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: {args.file}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
+    if "text" not in file.schema_arrow.names:
+        raise SystemExit(f"error: {args.file}: no column 'text' (found: {', '.join(file.schema_arrow.names)})")
+    n = file.metadata.num_rows
+    tasks = [(start, min(start + TASK_ROWS, n)) for start in range(0, n, TASK_ROWS)]
+    load(args.model)  # a missing or damaged model is said here, before any engine starts
+    origin = model_origin(args.model)
+    say(f"scoring {n:,} reviews of {args.file} with {args.model}" + (f", {origin}," if origin else "") +
+        f" in {len(tasks)} task(s) on the {args.engine} engine")
+    fn = functools.partial(score_rows, str(args.model.resolve()), str(args.file.resolve()), args.threshold,
+                           args.batch_size)
+    engine = open_engine(engine_params(args), "predict")
+    bar = progress_bar(n, "predict", " reviews", when=True)
+    try:
+        with atomic_path(args.out) as tmp:
+            writer = None
+            for table in engine.map(fn, tasks):
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                bar.update(table.num_rows)
+            if writer is None:  # no rows: an empty file with the columns
+                writer = pq.ParquetWriter(tmp, score_table(None, [], 1, args.threshold).schema)
+            writer.close()
+    finally:
+        bar.close()
+        engine.close()
+    say(f"{n:,} scores in {args.out}")
+
+
+def engine_params(args) -> dict:
+    """engine.* of params.yaml (the project's Spark settings), with --engine and --master on top."""
+    from stages.lib.params import PARAMS_FILE, load_params
+
+    engine = load_params()["engine"] if Path(PARAMS_FILE).exists() else {
+        "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60}}
+    spark = {**engine["spark"], **({"master": args.master} if args.master else {})}
+    return {"engine": {"name": args.engine, "spark": spark}}
+
+
 def say(message: str) -> None:
     print(f"predict: {message}", file=sys.stderr, flush=True)
 
@@ -229,14 +323,26 @@ def main(argv: list[str] | None = None) -> None:
                         help="reviews read, scored and written at a time; memory grows with it (default 1024)")
     parser.add_argument("--model", type=Path, default=MODEL,
                         help=f"a raw-text model saved by the export stage (default {MODEL})")
+    parser.add_argument("--out", type=Path, help="write the scores of a Parquet --file to this Parquet file "
+                                                 "(row, id, probability, label, no_known_word), in tasks on --engine")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local",
+                        help="with --out: score in this process (local, default) or on Spark's executors, with "
+                             "engine.spark of params.yaml")
+    parser.add_argument("--master", help="with --engine spark: the Spark master, instead of engine.spark.master")
     args = parser.parse_args(argv)
     if (args.file is None) == (not args.reviews):
         parser.error("give review texts, '-' for standard input, or --file PATH (one of them)")
     if args.batch_size < 1 or not 0 < args.threshold < 1:
         parser.error(f"expected --batch-size >= 1 and 0 < --threshold < 1, got {args.batch_size} and {args.threshold}")
+    if args.out is None and (args.engine != "local" or args.master):
+        parser.error("--engine spark and --master score a Parquet --file into --out PATH.parquet")
+    if args.out is not None and args.file is None:
+        parser.error("--out takes the scores of a Parquet --file")
     if args.file is not None and not args.file.is_file():  # before the seconds of loading the model
         raise SystemExit(f"error: {args.file}: " + ("is a folder; --file takes one file (a table with a 'text' "
                          "column, or one review per line)" if args.file.is_dir() else "no such file"))
+    if args.out is not None:
+        return score_to_parquet(args)
     say(f"loading TensorFlow and {args.model}")
     with Steps("predict") as step:  # on a terminal, a clock ticks while TensorFlow loads
         step("loading")

@@ -3,6 +3,7 @@
 cannot be reached or never accept the application end in one message, without a traceback or a Java process
 left behind.
 """
+import io
 import json
 import os
 import socket
@@ -127,3 +128,35 @@ def test_a_master_that_never_accepts_the_application_is_one_message_within_the_t
     assert took < 8 + 30  # the timeout, plus starting Python and the JVM
     assert java_drivers() <= before  # no JVM left behind
     assert not (root / "data/raw").exists()
+
+
+def test_scoring_a_parquet_file_on_the_cluster_gives_the_local_scores(tiny, tmp_path, cluster):
+    """`predict --engine spark --out`: tasks of 300 rows on the worker's executors, in row order, the scores
+    `predict --file` prints on one machine (4 decimals), a blank review without a probability."""
+    import pandas as pd
+
+    root, _ = tiny
+    reviews = fixtures.synthetic_reviews(1000).assign(id=[f"r{i}" for i in range(1000)])
+    reviews.loc[7, "text"] = "  "
+    reviews[["id", "text"]].to_parquet(tmp_path / "in.parquet", row_group_size=1000)  # one row group
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINE_BLOCK_ROWS": "300"}
+
+    def predict(*args):
+        return subprocess.run([sys.executable, "-m", "stages.predict", "--file", str(tmp_path / "in.parquet"), *args],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+    printed = predict()
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    local = pd.read_csv(io.StringIO(printed.stdout), sep="\t", dtype=str, keep_default_na=False)
+    scored = predict("--out", str(tmp_path / "scores.parquet"), "--engine", "spark", "--master", cluster["master"])
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert "in 4 task(s) on the spark engine" in scored.stderr and "Traceback" not in scored.stderr
+    spark = pd.read_parquet(tmp_path / "scores.parquet")
+    assert spark["row"].tolist() == list(range(1, 1001)) and spark["id"].tolist() == local["id"].tolist()
+    assert [f"{p:.4f}" if p == p else "" for p in spark["probability"]] == local["probability"].tolist()
+    assert spark["label"].tolist() == local["label"].tolist() and spark.loc[7, "label"] == "no text"
+    assert spark["no_known_word"].map(str).str.lower().tolist() == local["no_known_word"].tolist()
+    assert len(set(local["label"])) == 3  # positive, negative and no text: the comparison means something
+
+    apps = [app for app in record(cluster["webui"])["completedapps"] if app["name"] == "imdb-embeddings predict"]
+    assert apps  # scored by the cluster's executors, not in the driver

@@ -127,10 +127,13 @@ def hashes_of(values) -> np.ndarray:
 
 def open_parquet(path: Path | str):
     """A Parquet file to read batch by batch. pre_buffer=False: Arrow's default (True) caches every column chunk
-    it has read until the file is closed, so memory would grow with the file, not with the batch."""
+    it has read until the file is closed, so memory would grow with the file, not with the batch. buffer_size:
+    without it Arrow reads a whole column chunk at once, and a file written as one row group (pandas'
+    `to_parquet` writes up to a million rows in one) would be read whole: 0.75 GB against 0.38 GB to read 500,000
+    reviews of one row group in batches, measured here."""
     import pyarrow.parquet as pq  # pyarrow: not needed by the NumPy-only stages
 
-    return pq.ParquetFile(path, pre_buffer=False)
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
 
 
 def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] | None = None):
