@@ -100,7 +100,26 @@ def run_baselines(reviews: pd.DataFrame, ood: pd.DataFrame, params: dict, step=Q
     return metrics, predictions
 
 
+def skip_reason(path: Path, limit: int | None) -> str | None:
+    """Why the baselines are not fitted: more training reviews than baseline.max_train_reviews (scikit-learn's
+    TF-IDF and NBSVM hold the whole corpus in memory, so a large corpus would run the machine out of it)."""
+    if limit is None:
+        return None
+    n = int((pd.read_parquet(path, columns=["split"])["split"] == "train").sum())
+    if n <= limit:
+        return None
+    return (f"{n:,} training reviews, more than baseline.max_train_reviews ({limit:,}): scikit-learn's TF-IDF and "
+            "NBSVM hold the whole corpus in memory. Raise the limit (or set it to null) on a machine with the memory")
+
+
 def main(params: dict, step=QUIET) -> None:
+    reason = skip_reason(RAW_DIR / "reviews.parquet", params["baseline"]["max_train_reviews"])
+    if reason is not None:  # the outputs say so, and the stages after it and the PR report go on without them
+        write_json(OUT_DIR / "metrics.json", {"skipped": reason})
+        with atomic_path(OUT_DIR / "predictions.csv") as tmp:
+            tmp.write_text("id,label\n")
+        print(f"baseline: skipped, {reason}")
+        return
     reviews = pd.read_parquet(RAW_DIR / "reviews.parquet")
     ood = pd.read_parquet(RAW_DIR / "ood.parquet")
     metrics, predictions = run_baselines(reviews, ood, params, step)

@@ -63,3 +63,22 @@ def test_margin_and_metric_checks_and_verdict():
     lines, ok = verdict_lines([metric_check(same, "test.accuracy", 0.005), margin_check(model, None, 0.0)], "main")
     assert ok and lines[0].startswith("# PASS") and "**not checked** margin" in lines[3]
 
+
+
+def test_a_corpus_above_max_train_reviews_skips_the_baselines_with_a_message(tmp_path, default_params, monkeypatch):
+    from stages import baseline
+
+    raw = tmp_path / "data/raw"
+    raw.mkdir(parents=True)
+    pd.DataFrame({"id": ["a", "b", "c"], "text": ["good", "bad", "fine"], "label": [1, 0, 1],
+                  "split": ["train", "train", "test"]}).to_parquet(raw / "reviews.parquet")
+    monkeypatch.chdir(tmp_path)
+    assert baseline.skip_reason(raw / "reviews.parquet", None) is None
+    assert baseline.skip_reason(raw / "reviews.parquet", 2) is None  # 2 training reviews: at the limit
+    default_params["baseline"]["max_train_reviews"] = 1
+    baseline.main(default_params)
+    skipped = json.loads((tmp_path / "reports/baseline/metrics.json").read_text())["skipped"]
+    assert skipped.startswith("2 training reviews, more than baseline.max_train_reviews (1)")
+    assert (tmp_path / "reports/baseline/predictions.csv").read_text() == "id,label\n"
+    check = margin_check({"test": {"accuracy": 0.9}}, {"skipped": skipped}, 0.0)
+    assert check.status == "not checked" and "skipped" in check.figures

@@ -71,6 +71,8 @@ def margin_check(model_metrics: dict | None, baseline_metrics: dict | None, min_
     if not model_metrics or not baseline_metrics:
         missing = "reports/metrics.json" if not model_metrics else "reports/baseline/metrics.json"
         return Check(name, "not checked", f"no `{missing}` in the workspace")
+    if "skipped" in baseline_metrics:
+        return Check(name, "not checked", f"the baselines were skipped: {baseline_metrics['skipped']}")
     model, best = model_metrics["test"]["accuracy"], baseline_metrics["best"]["test_accuracy"]
     margin = model - best
     return Check(name, "PASS" if margin >= min_margin else "FAIL",

@@ -213,6 +213,7 @@ SCHEMA: dict = {
         "tfidf_logreg": {"ngrams": Int(1, 5), "min_df": Int(1, None), "max_df": Float(0.0, 1.0, open_lo=True),
                          "C": Float(0.0, 1e6, open_lo=True)},
         "nbsvm": {"ngrams": Int(1, 5), "alpha": Float(0.0, 1e6, open_lo=True), "C": Float(0.0, 1e6, open_lo=True)},
+        "max_train_reviews": Int(1, None, nullable=True),
     },
     "engine": {"name": OneOf(*ENGINES),
                "spark": {"master": SparkMaster(), "conf": Settings(), "start_timeout": Int(1, 3600)}},
