@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from stages.engines.local import LOCAL
 from stages.lib.arrays import block_rows, npy_rows, read_rows
@@ -74,11 +73,6 @@ def matrix_expectations(params: dict, vocab_size: int) -> list:
     ]
 
 
-# rows_frame's columns, as Arrow types (an engine that builds the frames elsewhere declares them up front)
-ROWS_SCHEMA = pa.schema([("row", pa.int64()), ("min_id", pa.int32()), ("max_id", pa.int32()), ("length", pa.int64()),
-                         ("label", pa.int64()), ("all_padding", pa.int64())])
-
-
 def block_frame(x, y, rows: int, start: int) -> pd.DataFrame:
     """One task: the check frame of reviews start..start+rows-1 of a split, from arrays or from .npy files."""
     if isinstance(x, np.ndarray):
@@ -90,8 +84,8 @@ def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, voc
              rows: int = VALIDATION_ROWS, engine=LOCAL) -> list[dict]:
     """arrays: {split: (ids, labels)} as arrays or as paths of .npy files (read `rows` reviews at a time).
     vocab_size: the ids the vocabulary really has (reports/tokenize.json), at most tokenize.vocab_size.
-    engine: who builds each block's check frame (a task) and hands the frames to Great Expectations."""
-    from stages.lib.validation import run_suite, run_suite_batches  # imports pandas; Great Expectations when it runs
+    engine: who builds and validates each block's check frame (a task)."""
+    from stages.lib.validation import run_suite, run_suite_tasks  # imports pandas; Great Expectations when it runs
 
     results = []
     for split, (x, y) in arrays.items():
@@ -100,11 +94,11 @@ def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, voc
             if not isinstance(x, np.ndarray):  # tasks may run in another process or working directory
                 x, y = str(Path(x).resolve()), str(Path(y).resolve())
             # at least one block, so an empty split is still checked (and fails its row count)
-            frames = engine.frames(partial(block_frame, x, y, rows), range(0, max(n, 1), rows), ROWS_SCHEMA)
-            results.append(run_suite_batches(f"padded_{split}", frames, rows_expectations(params, n_labels, vocab_size),
-                                             "row"))
+            results.append(run_suite_tasks(f"padded_{split}", engine, partial(block_frame, x, y, rows),
+                                           range(0, max(n, 1), rows), rows_expectations(params, n_labels, vocab_size),
+                                           "row"))
     results.append(run_suite("embedding_matrix", matrix_frame(matrix, coverage), matrix_expectations(params, vocab_size),
-                             None, show_rows=True, engine=engine))
+                             None, show_rows=True))
     return results
 
 

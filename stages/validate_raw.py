@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from stages.engines.local import LOCAL
 from stages.lib.arrays import block_rows, hashes_of, open_parquet, parquet_row_count, parquet_rows
@@ -183,26 +182,24 @@ def validate(params: dict, manifest: dict, reviews, ood, words: list[str], vecto
              rows: int = VALIDATION_ROWS, engine=LOCAL) -> list[dict]:
     """reviews, ood: DataFrames or paths of Parquet files, read `rows` at a time: each block is a task for
     `engine`, first for the corpus-wide facts (merged here), then for the check frames."""
-    from stages.lib.validation import run_suite, run_suite_batches  # imports pandas; Great Expectations when it runs
+    from stages.lib.validation import run_suite, run_suite_tasks  # imports pandas; Great Expectations when it runs
 
     facts, tasks = corpus_facts(reviews, rows, None, engine)
     in_both = facts.texts_in_both()
     results = [
-        run_suite_batches("reviews", engine.frames(partial(review_checks, reviews, rows, in_both), tasks,
-                                                   checks_schema(reviews, REVIEW_CHECK_COLUMNS)),
-                          review_expectations(params, manifest), "id",
-                          corpus_wide=duplicated_ids(facts, reviews, rows, tasks, engine)),
-        run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True,
-                  engine=engine),
+        run_suite_tasks("reviews", engine, partial(review_checks, reviews, rows, in_both), tasks,
+                        review_expectations(params, manifest), "id",
+                        corpus_wide=duplicated_ids(facts, reviews, rows, tasks, engine)),
+        # small frames at hand on the driver: validated here, on every engine
+        run_suite("splits", splits_frame(facts), splits_expectations(params, manifest), "split", show_rows=True),
         run_suite("glove", glove_checks_frame(words, vectors), glove_expectations(params, manifest, len(vectors)),
-                  "word", engine=engine),
+                  "word"),
     ]
     ood_facts, ood_tasks = corpus_facts(ood, rows, "ood", engine)
     if ood_facts.count("ood"):  # a source without out-of-domain reviews has an empty table: nothing to check
-        results.append(run_suite_batches("ood", engine.frames(partial(ood_checks, ood, rows), ood_tasks,
-                                                              checks_schema(ood, {"text_is_blank": pa.bool_()})),
-                                         ood_expectations(manifest), "id",
-                                         corpus_wide=duplicated_ids(ood_facts, ood, rows, ood_tasks, engine)))
+        results.append(run_suite_tasks("ood", engine, partial(ood_checks, ood, rows), ood_tasks,
+                                       ood_expectations(manifest), "id",
+                                       corpus_wide=duplicated_ids(ood_facts, ood, rows, ood_tasks, engine)))
     return results
 
 
@@ -226,18 +223,6 @@ def duplicated_ids(facts: CorpusFacts, source, rows: int, tasks, engine) -> dict
         for ids in engine.map(partial(ids_among, source, rows, hashes), tasks):
             examples.extend({"id": i} for i in ids[:EXAMPLES - len(examples)])
     return {"id": (n, examples)}
-
-
-REVIEW_CHECK_COLUMNS = {"text_chars": pa.int64(), "text_is_blank": pa.bool_(), "text_in_train_and_test": pa.bool_()}
-
-
-def checks_schema(source, extra: dict) -> pa.Schema:
-    """The Arrow schema of a check frame: the source's columns, then the derived ones."""
-    if isinstance(source, pd.DataFrame):
-        base = pa.Schema.from_pandas(source, preserve_index=False)
-    else:
-        base = open_parquet(source).schema_arrow
-    return pa.schema(list(base.remove_metadata()) + [pa.field(name, kind) for name, kind in extra.items()])
 
 
 def ood_expectations(manifest: dict) -> list:

@@ -47,7 +47,6 @@ def frame_of(task: int) -> pd.DataFrame:
                          "text": [f"t{task}-{i}" for i in range(3)]})
 
 
-SCHEMA = pa.schema([("task", pa.int64()), ("value", pa.int64()), ("text", pa.string())])
 
 
 def test_map_keeps_task_order(engine):
@@ -64,11 +63,23 @@ def test_a_tasks_error_arrives_as_that_error(engine):
     assert list(engine.map(partial(fails_at, -1), range(4))) == [0, 1, 2, 3]  # the engine still works afterwards
 
 
-def test_frames_hold_every_tasks_rows(engine):
-    frames = list(engine.frames(frame_of, range(5), SCHEMA))
-    whole = pd.concat([f.toPandas() if hasattr(f, "toPandas") else f for f in frames], ignore_index=True)
-    assert whole.sort_values(["task", "value"]).reset_index(drop=True).equals(
-        pd.concat([frame_of(t) for t in range(5)], ignore_index=True))
+def test_a_suite_over_tasks_is_one_result_and_the_same_on_every_engine(engine):
+    """Each task's frame is made and validated where the task runs; the combined result is the local engine's,
+    and as the whole frame's: counts, means and examples across tasks."""
+    import great_expectations.expectations as gxe
+
+    from stages.engines.local import LOCAL
+    from stages.lib.validation import run_suite, run_suite_tasks
+
+    expectations = [gxe.ExpectTableRowCountToEqual(value=15), gxe.ExpectColumnValuesToBeBetween(column="value", max_value=30),
+                    gxe.ExpectColumnMeanToBeBetween(column="value", min_value=0, max_value=100)]
+    result = run_suite_tasks("t", engine, frame_of, range(5), expectations, "text")
+    assert result == run_suite_tasks("t", LOCAL, frame_of, range(5), expectations, "text")
+    whole = run_suite("t", pd.concat([frame_of(t) for t in range(5)], ignore_index=True), expectations, "text")
+    assert (result["rows"], result["failed"]) == (whole["rows"], whole["failed"]) == (15, 1)
+    by_name = {c["expectation"]: c for c in result["checks"]}
+    assert by_name["expect_column_values_to_be_between"]["unexpected_count"] == 5  # values 31-42 of tasks 3 and 4
+    assert by_name["expect_column_mean_to_be_between"]["observed"] == pytest.approx(21.0)
 
 
 def test_corpus_wide_results_are_the_same_merge_on_every_engine(engine, tmp_path):

@@ -12,13 +12,6 @@ class Engine:
     def map(self, fn, tasks):
         return (fn(task) for task in tasks)
 
-    def frames(self, fn, tasks, schema=None):
-        """Great Expectations validates each task's frame in turn; results are combined into one report."""
-        return self.map(fn, tasks)
-
-    def whole(self, frame):
-        return frame
-
     def close(self) -> None:
         pass
 

@@ -1,9 +1,9 @@
 """The Spark engine (`engine.name: spark`): a stage's tasks run on Spark's executors.
 
 `map` runs each task as one partition of an RDD (Python workers call the stage's own function; results are
-pickled back and handed to the stage in task order, one partition at a time). `frames` builds the tasks'
-DataFrames on the executors with `mapInArrow` and keeps them, so Great Expectations validates one Spark DataFrame
-with its Spark datasource. Nothing here knows a stage: the functions come from the stage, and no stage module
+pickled back and handed to the stage in task order, one partition at a time). Validation is a task too: an
+executor makes its block's check frame and validates it with Great Expectations' pandas engine, and only the
+results travel. Nothing here knows a stage: the functions come from the stage, and no stage module
 is imported here. The driver writes the outputs with the stage's own writers, so they are the local engine's
 bytes.
 
@@ -25,7 +25,6 @@ import traceback
 import zipfile
 from pathlib import Path
 
-import pyarrow as pa
 
 # Settings that keep small and local runs quick and quiet; engine.spark.conf overrides any of them.
 DEFAULT_CONF = {
@@ -181,22 +180,6 @@ class Engine:
             self.close()
             raise
 
-    def frames(self, fn, tasks, schema):
-        from pyspark import StorageLevel  # optional: requirements-spark.txt
-        from pyspark.sql.pandas.types import from_arrow_schema  # optional: requirements-spark.txt
-
-        tasks = list(tasks)
-        if not tasks:
-            return [self.session.createDataFrame([], from_arrow_schema(schema))]
-        numbers = self.session.sparkContext.parallelize([(i,) for i in range(len(tasks))], len(tasks)).toDF("task long")
-        frame = numbers.mapInArrow(functools.partial(_frame_batches, fn, tasks, schema), from_arrow_schema(schema))
-        # kept (memory, else disk): Great Expectations runs a Spark job per metric, and each would otherwise
-        # run the stage's function again
-        return [frame.persist(StorageLevel.MEMORY_AND_DISK)]
-
-    def whole(self, frame):
-        return self.session.createDataFrame(frame).cache()
-
     def close(self) -> None:
         if self._session is not None:
             self._session.sparkContext.cancelAllJobs()
@@ -219,9 +202,3 @@ def _result(outcome):
     error, remote = value
     error.add_note(f"(raised in a Spark task)\n{remote}")
     raise error
-
-
-def _frame_batches(fn, tasks, schema, batches):
-    for batch in batches:
-        for i in batch.column("task").to_pylist():
-            yield from pa.Table.from_pandas(fn(tasks[i]), schema=schema, preserve_index=False).to_batches()

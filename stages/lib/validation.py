@@ -5,15 +5,14 @@ only changes when the data or the contract changed: DVC and git diffs stay meani
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from stages.engines.local import LOCAL
 from stages.lib.files import write_json, write_text
 from stages.lib.markdown import md_text
 
@@ -21,26 +20,34 @@ EXAMPLES = 5  # offending rows shown per failed expectation
 
 
 def run_suite(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None,
-              show_rows: bool = False, engine=LOCAL) -> dict:
-    """Validate `frame` against `expectations` (GX 1.x Expectation objects) where `engine` validates frames;
-    return a compact result dict.
+              show_rows: bool = False) -> dict:
+    """Validate `frame` against `expectations` (GX 1.x Expectation objects); return a compact result dict.
 
     show_rows: a small frame of observed figures (one row per split, say) is kept whole in the result, so
     reports and messages show the observed values, not only which rows failed."""
-    out = run_suite_batches(name, [engine.whole(frame)], expectations, index_column)
+    out = combine(name, [frame_checks(name, expectations, index_column, frame)])
     if show_rows:
         out["observed_rows"] = frame.to_dict("records")
     return out
 
 
-def run_suite_batches(name: str, frames, expectations: list, index_column: str | None,
-                      corpus_wide: dict | None = None) -> dict:
-    """One suite over a corpus that arrives as a sequence of DataFrames, with one result, as if it were one frame.
+def run_suite_tasks(name: str, engine, fn, tasks, expectations: list, index_column: str | None,
+                    corpus_wide: dict | None = None) -> dict:
+    """One suite over a corpus that `fn` turns into a DataFrame per task, with one result, as if it were one
+    frame. Each task's frame is made and validated by `engine` (where the task runs: a Spark executor validates
+    its own frame with pandas, so no frame travels and Great Expectations runs no Spark job); the checks come
+    back in task order and are combined here, the same way on every engine (`combine`)."""
+    per_frame = list(engine.map(partial(task_checks, name, fn, expectations, index_column), tasks))
+    return combine(name, per_frame, corpus_wide)
 
-    GX validates each frame; counts of unexpected rows are summed, row counts, sums and means combined and
-    checked again, and examples taken from the first failing frames. Rules that span frames (an id used twice)
-    come from a streaming pass: `corpus_wide` maps a column to (unexpected rows, examples) for its
-    uniqueness check. A single frame gives GX's own result unchanged."""
+
+def task_checks(name: str, fn, expectations: list, index_column: str | None, task) -> list[dict]:
+    """A task: fn(task)'s DataFrame, validated (a top-level function, so an engine can ship it)."""
+    return frame_checks(name, expectations, index_column, fn(task))
+
+
+def frame_checks(name: str, expectations: list, index_column: str | None, frame: pd.DataFrame) -> list[dict]:
+    """GX's results on one pandas DataFrame, summarised, with the frame's row count."""
     warnings.filterwarnings("ignore", module="great_expectations")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx  # Great Expectations takes seconds to import
@@ -48,24 +55,22 @@ def run_suite_batches(name: str, frames, expectations: list, index_column: str |
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    frames = iter(frames)
-    first = next(frames)
-    on_spark = is_spark(first)  # a Spark DataFrame is validated where it lives, by GX's Spark datasource
-    source = context.data_sources.add_spark(name) if on_spark else context.data_sources.add_pandas(name)
-    definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-    if on_spark:
-        expectations = [_for_spark(e) for e in expectations]
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    definition = context.data_sources.add_pandas(name).add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations]))
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
     if index_column:
         result_format["unexpected_index_column_names"] = [index_column]
-    per_frame, rows = [], 0
-    for frame in itertools.chain([first], frames):
-        n = frame.count() if on_spark else len(frame)
-        result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
-        checks = [{**_summarise(r.to_json_dict(), index_column), "_rows": n} for r in result.results]
-        per_frame.append(sorted(checks, key=_check_key))
-        rows += n
+    result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
+    checks = [{**_summarise(r.to_json_dict(), index_column), "_rows": len(frame)} for r in result.results]
+    return sorted(checks, key=_check_key)
+
+
+def combine(name: str, per_frame: list[list[dict]], corpus_wide: dict | None = None) -> dict:
+    """One result from the checks of consecutive frames: counts of unexpected rows summed, row counts, sums and
+    means combined and checked again, examples taken from the first failing frames. Rules that span frames (an
+    id used twice) come from a streaming pass: `corpus_wide` maps a column to (unexpected rows, examples) for
+    its uniqueness check. A single frame gives GX's own result unchanged."""
+    rows = sum(checks[0]["_rows"] for checks in per_frame if checks)
     checks = [_merge(parts) for parts in zip(*per_frame)] if len(per_frame) > 1 else per_frame[0]
     if len(per_frame) > 1:
         for column, (unexpected, examples) in (corpus_wide or {}).items():
@@ -75,22 +80,6 @@ def run_suite_batches(name: str, frames, expectations: list, index_column: str |
         c.pop("_rows", None)
     return {"suite": name, "success": all(c["success"] for c in checks), "rows": rows,
             "failed": sum(not c["success"] for c in checks), "checks": checks}
-
-
-def is_spark(frame) -> bool:
-    return type(frame).__module__.startswith("pyspark.")
-
-
-# Type names of expect_column_values_to_be_of_type as pandas knows them, and as Spark does. The suites use
-# pandas' names; on Spark they are translated there and back, so both engines write the same report.
-SPARK_TYPES = {"str": "StringType", "int64": "LongType", "bool": "BooleanType", "float64": "DoubleType"}
-PANDAS_TYPES = {v: k for k, v in SPARK_TYPES.items()}
-
-
-def _for_spark(expectation):
-    if getattr(expectation, "type_", None) in SPARK_TYPES:
-        return expectation.copy(update={"type_": SPARK_TYPES[expectation.type_]})
-    return expectation
 
 
 def _check_key(c: dict):
@@ -162,13 +151,10 @@ def _set_corpus_wide(checks: list[dict], column: str, unexpected: int, examples:
 def _summarise(r: dict, index_column: str | None) -> dict:
     config, res = r["expectation_config"], r.get("result") or {}
     kwargs = {k: v for k, v in config["kwargs"].items() if k not in ("batch_id", "result_format")}
-    if kwargs.get("type_") in PANDAS_TYPES:  # a Spark type name, back to the suite's own
-        kwargs["type_"] = PANDAS_TYPES[kwargs["type_"]]
     check = {"expectation": config["type"], "column": kwargs.pop("column", None), "kwargs": kwargs,
              "success": bool(r["success"])}
     if "observed_value" in res:
-        check["observed"] = PANDAS_TYPES.get(res["observed_value"], res["observed_value"]) if "type_" in kwargs \
-            else res["observed_value"]
+        check["observed"] = res["observed_value"]
     if "element_count" in res:  # rows a count or a mean is over: for combining checks of several frames
         check["_counted"] = res["element_count"] - (res.get("missing_count") or 0)
     if "unexpected_count" in res:
