@@ -262,6 +262,8 @@ def score_to_parquet(args) -> None:
     from stages.lib.files import atomic_path
     from stages.lib.local_files import format_suffix  # imports pandas
 
+    if args.out.is_dir():
+        raise SystemExit(f"error: {args.out}: is a folder; --out takes a file name such as scores.parquet")
     if format_suffix(args.file) not in (".parquet", ".pq"):
         raise SystemExit(f"error: {args.file}: --out scores a Parquet file; convert it first (docs/serving.md)")
     try:

@@ -133,6 +133,10 @@ def test_reviews_without_text_get_no_label(tiny, tmp_path):
     ("truncated_model", "is damaged"),
     ("garbage_model", "is damaged"),
     ("no_model", "not found"),
+    ("out_of_a_csv", "--out scores a Parquet file"),
+    ("out_of_not_parquet", "cannot be read as Parquet"),
+    ("out_without_text", "no column 'text'"),
+    ("out_is_a_folder", "is a folder; --out takes a file name"),
 ])
 def test_bad_input_is_a_message_not_a_traceback(tiny, tmp_path, case, phrase):
     root, _ = tiny
@@ -153,6 +157,17 @@ def test_bad_input_is_a_message_not_a_traceback(tiny, tmp_path, case, phrase):
         args = ["--file", str(tmp_path / "r.txt.gz")]
     elif case == "directory":
         args = ["--file", str(tmp_path)]
+    elif case.startswith("out_"):
+        source = tmp_path / ("r.csv" if case == "out_of_a_csv" else "r.parquet")
+        if case == "out_without_text":
+            pd.DataFrame({"review": ["a"]}).to_parquet(source)
+        elif case == "out_of_not_parquet":
+            source.write_text("text\nnot parquet\n")
+        else:
+            pd.DataFrame({"text": ["a good film"]}).to_parquet(source) if source.suffix == ".parquet" else \
+                pd.DataFrame({"text": ["a"]}).to_csv(source, index=False)
+        out = tmp_path if case == "out_is_a_folder" else tmp_path / "scores.parquet"
+        args = ["--file", str(source), "--out", str(out)]
     else:
         model = tmp_path / "model.keras"
         data = (root / "models/raw_text_model.keras").read_bytes()
