@@ -47,3 +47,14 @@ def test_engine_comparison_hashes_only_the_data_stages_outputs_and_sees_a_differ
     lines = engine_table(results).splitlines()
     assert lines[2] == "| download | 2.0 / 0.50 | 10.0 / 1.50 (5.0x) |"
     assert lines[-1] == "| all | 12.0 | 60.0 (5.0x) |"
+
+
+def test_the_largest_corpus_is_one_row_group_as_pandas_writes_it(tmp_path):
+    import pyarrow.parquet as pq
+
+    reviews = pd.DataFrame({"text": ["One. Two!", "Three."], "label": [1, 0], "split": ["train", "test"]})
+    write_corpus(reviews, 4, tmp_path / "one.parquet", one_group=True)
+    write_corpus(reviews, 4, tmp_path / "four.parquet")
+    assert pq.ParquetFile(tmp_path / "one.parquet").metadata.num_row_groups == 1
+    assert pq.ParquetFile(tmp_path / "four.parquet").metadata.num_row_groups == 4
+    assert pd.read_parquet(tmp_path / "one.parquet").equals(pd.read_parquet(tmp_path / "four.parquet"))

@@ -126,6 +126,11 @@ def times() -> str:
     return "\n".join(lines)
 
 
+def one_group(t: dict) -> str:
+    n = t.get("one_row_group")
+    return f", the {n}x corpus written as one Parquet row group (as pandas' `to_parquet` does)" if n else ""
+
+
 def scale() -> str:
     from benchmarks.scale import MEMORY_LIMIT_GB, TIME_SLACK, table
 
@@ -136,7 +141,8 @@ def scale() -> str:
                                     for stage, r in rows.items())
     return "\n".join([
         f"`{t['command']}` on {t['cpus']} cores, {t['reviews_per_copy']:,} reviews per copy, training capped at "
-        f"{t['epochs']} epoch{'s' if t['epochs'] > 1 else ''}; each cell is seconds / peak GB, and in brackets the ratios to 1x:", "",
+        f"{t['epochs']} epoch{'s' if t['epochs'] > 1 else ''}{one_group(t)}; each cell is seconds / peak GB, and in brackets "
+        "the ratios to 1x:", "",
         table(t["factors"]), "",
         f"Targets: at most {MEMORY_LIMIT_GB:g} GB per stage, time at most {TIME_SLACK:g} x N times 1x. "
         f"{'Met' if t['met'] else 'NOT met'}: the largest peak at {largest}x is {worst_memory:.2f} GB, and the "
@@ -153,7 +159,7 @@ def scale_spark() -> str:
     files = sum(r["files_compared"] for r in t["factors"].values())
     return "\n".join([
         f"`{t['command']}` on {t['cpus']} cores, Spark master `{t['master']}`, {t['reviews_per_copy']:,} reviews per "
-        "copy; each cell is seconds / peak GB of the stage's process with all its descendants (Spark's JVM and "
+        f"copy{one_group(t)}; each cell is seconds / peak GB of the stage's process with all its descendants (Spark's JVM and "
         "Python workers), and for Spark its time over the local engine's:", "",
         engine_table(t["factors"]), "",
         f"At {largest}x Spark took {spark:.0f} s against {local:.0f} s for the local engine ({spark / local:.1f} "
