@@ -169,6 +169,22 @@ def scale_spark() -> str:
                                              for f, r in t["factors"].items() if r["different_files"]))])
 
 
+def scale_summary() -> str:
+    """The README's lines on scale, from both benchmark reports."""
+    local, spark = load("reports/scale.json"), load("reports/scale_spark.json")
+    largest = max(local["factors"], key=int)
+    peak = max(r["peak_gb"] for r in local["factors"][largest].values())
+    f = max(spark["factors"], key=int)
+    rows = spark["factors"][f]["stages"].values()
+    seconds = {e: sum(r[e]["seconds"] for r in rows) for e in ("local", "spark")}
+    return (f"`make bench-scale`: at {largest}x IMDB ({int(largest) * local['reviews_per_copy']:,} reviews, "
+            f"{'one Parquet row group' if str(local.get('one_row_group')) == largest else 'a row group per copy'}) "
+            f"the largest peak of a stage was {peak:.2f} GB. `make bench-scale-spark`: at {f}x on `local[2]` the data "
+            f"stages took {seconds['spark']:.0f} s on Spark against {seconds['local']:.0f} s on the local engine "
+            f"({seconds['spark'] / seconds['local']:.1f} times as long), with "
+            + ("identical outputs." if spark["identical"] else "outputs that DIFFER."))
+
+
 def pr_examples() -> str:
     """The head of two real pull-request reports (verdict, checks, metrics), as `make report` wrote them."""
     out = []
@@ -210,7 +226,7 @@ def peers() -> str:
 
 
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times,
-          "scale": scale, "scale_spark": scale_spark, "pr_examples": pr_examples,
+          "scale": scale, "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
