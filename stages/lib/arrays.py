@@ -186,7 +186,15 @@ class _ParquetCursor:
         groups = range(group, file.metadata.num_row_groups)
         self.batches = file.iter_batches(batch_size=BLOCK_ROWS, row_groups=groups, columns=columns) if groups else iter(())
         self.pending, self.position = [], first
-        self.take(start - first)  # skip to `start`
+        while self.position < start:  # skip to `start` a batch at a time (a big row group is not held whole)
+            batch = next(self.batches, None)
+            if batch is None:
+                break
+            if self.position + batch.num_rows > start:
+                self.pending = [batch.slice(start - self.position)]
+                self.position = start
+            else:
+                self.position += batch.num_rows
 
     def take(self, n: int):
         import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
