@@ -96,8 +96,15 @@ def project(work: Path, factor: int, epochs: int, reviews, one_group: bool = Fal
     root = work / f"x{factor}"
     name = CORPUS_ONE_GROUP if one_group else "reviews.parquet"
     corpus = root / "data/external" / name
-    if not corpus.exists():
-        write_corpus(reviews, factor, corpus, one_group)
+    if not corpus.exists():  # written by another process: a stage started from this one would inherit its peak
+        import multiprocessing  # (Linux keeps a forked child's peak memory across exec)
+
+        writer = multiprocessing.get_context("spawn").Process(target=write_corpus,
+                                                              args=(reviews, factor, corpus, one_group))
+        writer.start()
+        writer.join()
+        if writer.exitcode != 0:
+            sys.exit(f"bench-scale: writing {corpus} failed (exit {writer.exitcode})")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"].update(source="local", local={"reviews": f"data/external/{name}", "glove": None})
     params["train"].update(epochs=epochs, patience=None)
