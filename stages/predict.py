@@ -31,9 +31,12 @@ from typing import Iterator
 
 import numpy as np
 
+from stages.engines import open_engine
 from stages.lib.arrays import block_rows, open_parquet, parquet_rows
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
+from stages.lib.files import atomic_path
 from stages.lib.keras_files import load_model
+from stages.lib.params import PARAMS_FILE, load_params
 from stages.lib.progress import Steps, bar as progress_bar
 from stages.lib.provenance import model_origin
 
@@ -258,8 +261,6 @@ def score_to_parquet(args) -> None:
     """--out: the Parquet --file scored in tasks of TASK_ROWS rows on the chosen engine, written in row order."""
     import pyarrow.parquet as pq  # pyarrow: not needed by the NumPy-only stages
 
-    from stages.engines import open_engine
-    from stages.lib.files import atomic_path
     from stages.lib.local_files import format_suffix  # imports pandas
 
     if args.out.is_dir():
@@ -300,8 +301,6 @@ def score_to_parquet(args) -> None:
 
 def engine_params(args) -> dict:
     """engine.* of params.yaml (the project's Spark settings), with --engine and --master on top."""
-    from stages.lib.params import PARAMS_FILE, load_params
-
     engine = load_params()["engine"] if Path(PARAMS_FILE).exists() else {
         "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60}}
     spark = {**engine["spark"], **({"master": args.master} if args.master else {})}

@@ -18,6 +18,7 @@ import numpy as np
 from stages.lib.files import atomic_dir, write_json
 from stages.lib.arrays import as_rows
 from stages.lib.keras_files import save_keras_reproducibly
+from stages.lib.loop import build_for_training, fit
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET
 
@@ -109,7 +110,6 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
     step("importing TensorFlow")
     import keras  # Keras imports TensorFlow
 
-    from stages.lib.loop import build_for_training, fit  # imports Keras
     from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes  # imports Keras
 
     cfg, emb = params["train"], params["embedding"]
