@@ -53,16 +53,23 @@ def frame_checks(name: str, expectations: list, index_column: str | None, frame:
     import great_expectations as gx  # Great Expectations takes seconds to import
     from great_expectations.data_context.types.base import ProgressBarsConfig  # Great Expectations takes seconds to import
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    definition = context.data_sources.add_pandas(name).add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations]))
+    key = (name, repr(expectations))
+    if key not in _SUITES:  # one context per suite and process: a context per frame would grow memory
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        definition = context.data_sources.add_pandas(name).add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        _SUITES.clear()
+        _SUITES[key] = definition, context.suites.add(gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations]))
+    definition, suite = _SUITES[key]
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
     if index_column:
         result_format["unexpected_index_column_names"] = [index_column]
     result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
     checks = [{**_summarise(r.to_json_dict(), index_column), "_rows": len(frame)} for r in result.results]
     return sorted(checks, key=_check_key)
+
+
+_SUITES: dict = {}  # the suite being validated in this process, frame after frame: {key: (batch definition, suite)}
 
 
 def combine(name: str, per_frame: list[list[dict]], corpus_wide: dict | None = None) -> dict:
