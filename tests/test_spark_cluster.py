@@ -79,9 +79,8 @@ def java_drivers() -> set[int]:
     pids = set()
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"pyspark-shell" in (proc / "cmdline").read_bytes():
-                if (proc / "stat").read_text().split()[2] != "Z":
-                    pids.add(int(proc.name))
+            if proc.name.isdigit() and b"pyspark-shell" in (proc / "cmdline").read_bytes() and alive(int(proc.name)):
+                pids.add(int(proc.name))
         except OSError:
             pass
     return pids
@@ -160,3 +159,15 @@ def test_scoring_a_parquet_file_on_the_cluster_gives_the_local_scores(tiny, tmp_
 
     apps = [app for app in record(cluster["webui"])["completedapps"] if app["name"] == "imdb-embeddings predict"]
     assert apps  # scored by the cluster's executors, not in the driver
+
+
+def test_a_cluster_on_a_port_in_use_is_refused_before_any_jvm_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cluster_tool(tmp_path, "start", "--workers", "1", "--port", str(port),
+                              "--webui-port", str(free_port()))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"127.0.0.1:{port} is in use" in result.stderr and "--port" in result.stderr
+    assert not (tmp_path / ".spark/cluster.json").exists()

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -72,9 +73,15 @@ def start(args) -> dict:
         raise SystemExit(f"spark_cluster: a cluster is already recorded in {STATE}; "
                          "`python -m tools.spark_cluster stop` first")
     check_installed()  # pyspark, and JAVA_HOME set to the pip-installed runtime when none is set
+    for port, option in ((args.port, "--port"), (args.webui_port, "--webui-port")):
+        if not port_free(args.host, port):
+            raise SystemExit(f"spark_cluster: {args.host}:{port} is in use (another cluster? `python -m "
+                             f"tools.spark_cluster stop`); choose another with {option}")
     scratch = SCRATCH.resolve()
+    # maxRetries 0: a daemon whose port is taken stops with that error, not on the next port nobody expects
     env = {**os.environ, "SPARK_LOCAL_IP": args.host, "SPARK_LOG_DIR": str(scratch / "logs"),
-           "SPARK_WORKER_DIR": str(scratch / "work"), "PYSPARK_PYTHON": sys.executable}
+           "SPARK_WORKER_DIR": str(scratch / "work"), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_DAEMON_JAVA_OPTS": "-Dspark.port.maxRetries=0"}
     master, webui = f"spark://{args.host}:{args.port}", f"http://{args.host}:{args.webui_port}"
     logs = [scratch / "logs" / "master.log"]
     processes = [daemon("org.apache.spark.deploy.master.Master",
@@ -102,6 +109,15 @@ def start(args) -> dict:
     return state
 
 
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def stop_pids(pids: list[int], grace: float = 15) -> None:
     """SIGTERM each daemon, then SIGKILL whatever is left after `grace` seconds."""
     for pid in pids:
@@ -118,15 +134,16 @@ def stop_pids(pids: list[int], grace: float = 15) -> None:
 
 
 def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie does not: nothing may reap it in a container)."""
     try:
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our child (the tests start and stop in one process)
     except ChildProcessError:
         pass
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
         return False
-    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    return state != "Z"
 
 
 def stop(args) -> None:
