@@ -190,14 +190,20 @@ def header(with_ids: bool) -> str:
     return "\t".join(["row"] + ["id"] * with_ids + ["probability", "label", "no_known_word", "text"]) + "\n"
 
 
+def labels(reviews: list[str], p, threshold: float) -> list[str]:
+    """positive / negative at `threshold`; NO_TEXT for a review with no text (null, empty or blank): the model
+    would only see padding, and a label there would be a guess."""
+    return [("positive" if prob > threshold else "negative") if text.strip() else NO_TEXT
+            for text, prob in zip(reviews, p)]
+
+
 def format_rows(first_row: int, reviews: list[str], p, unknown, threshold: float, fmt: str,
                 ids: list[str] | None = None) -> str:
     """One line per review, with the input's id when there is one. A review with no text (null, empty or blank)
     gets no probability and no label: the model would only see padding, and a label there would be a guess."""
     out = []
-    for i, (text, prob, none_known) in enumerate(zip(reviews, p, unknown)):
-        judged = bool(text.strip())
-        label = ("positive" if prob > threshold else "negative") if judged else NO_TEXT
+    for i, (text, prob, none_known, label) in enumerate(zip(reviews, p, unknown, labels(reviews, p, threshold))):
+        judged = label != NO_TEXT
         if fmt == "jsonl":
             record = {"row": first_row + i} | ({"id": ids[i]} if ids is not None else {})
             record |= {"probability": round(float(prob), 6) if judged else None, "label": label,
@@ -227,8 +233,8 @@ def score_table(model, texts: list[str], first_row: int, threshold: float, ids: 
     import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
 
     p, unknown = score_batch(model, texts)
-    judged = np.array([bool(t.strip()) for t in texts], bool)
-    label = np.where(~judged, NO_TEXT, np.where(p > threshold, "positive", "negative"))
+    label = labels(texts, p, threshold)
+    judged = np.array([x != NO_TEXT for x in label], bool)
     columns = {"row": pa.array(np.arange(first_row, first_row + len(texts)), pa.int64())}
     if ids is not None:
         columns["id"] = pa.array(ids, pa.string())

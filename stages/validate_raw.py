@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from stages.engines.local import LOCAL
-from stages.lib.arrays import block_rows, hashes_of, open_parquet, parquet_row_count, parquet_rows
+from stages.lib.arrays import block_rows, hashes_of, parquet_row_count, parquet_rows
 from stages.lib.files import read_json, read_lines
 from stages.lib.params import load_params
 from stages.lib.validation import EXAMPLES
