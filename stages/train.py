@@ -127,7 +127,10 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
         if cfg["model"] == "nb_fasttext":  # naive-Bayes ratios from the training part only, never the validation part
             step(f"counting the naive-Bayes ratios of {len(train_idx):,} training reviews")
             fit_naive_bayes(model, x, y, cfg["nb_alpha"], rows=train_idx)
-        model.compile(optimizer=keras.optimizers.Adam(cfg["learning_rate"]), loss="binary_crossentropy",
+        steps = math.ceil(len(train_idx) / cfg["batch_size"])
+        rate = cfg["learning_rate"] if cfg["lr_decay"] == 1 else keras.optimizers.schedules.ExponentialDecay(
+            cfg["learning_rate"], decay_steps=steps, decay_rate=cfg["lr_decay"], staircase=True)  # per epoch
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy",
                       metrics=["accuracy"])
         build_for_training(model, *next(iter(batches(x, y, train_idx[:1], 1))))
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
@@ -135,7 +138,7 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["patience"], restore_best_weights=True)]
     step.close()  # Keras draws its own progress from here: a bar per epoch on a terminal, a line per epoch in logs
     history = fit(model, strategy, batches(x, y, train_idx, cfg["batch_size"], params["seed"]),
-                  batches(x, y, val_idx, cfg["batch_size"]), cfg["epochs"], math.ceil(len(train_idx) / cfg["batch_size"]),
+                  batches(x, y, val_idx, cfg["batch_size"]), cfg["epochs"], steps,
                   callbacks=[StopOnNonFiniteLoss(), *stop, *callbacks], verbose=1 if sys.stdout.isatty() else 2)
     return model, history
 
