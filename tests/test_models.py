@@ -73,6 +73,22 @@ def test_naive_bayes_ratios_come_from_the_training_rows_only(default_params):
     assert np.count_nonzero(ratios[2:40]) > 20  # training words do get ratios
 
 
+@pytest.mark.parametrize("decay", [1.0, 0.5])
+def test_the_learning_rate_decays_once_per_epoch(default_params, decay):
+    """train.lr_decay multiplies the learning rate after each epoch, not after each step: after 3 epochs of
+    5 steps the rate is learning_rate * decay ** 3 (1.0: the rate stays where it started)."""
+    from stages.train import train
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(2, 40, size=(89, 10)).astype(np.int32)  # 80 training rows after the 10% validation carve
+    y = (x[:, 0] > 20).astype(np.int32)
+    params = with_change(default_params, "train.model", "fasttext")
+    params["train"].update(epochs=3, patience=None, batch_size=16, learning_rate=0.01, lr_decay=decay)
+    model, history = train(params, x, y, rng.normal(size=(50, 50)).astype(np.float32))
+    assert len(history["loss"]) == 3 and int(model.optimizer.iterations.numpy()) == 3 * 5
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01 * decay ** 3)
+
+
 def test_nb_fasttext_saves_and_loads(tmp_path, default_params):
     import keras
 

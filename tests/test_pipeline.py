@@ -149,6 +149,8 @@ def test_raw_text_layer_pads_like_the_pad_stage(padding, truncating):
 @pytest.mark.parametrize("key, value, message", [
     ("train.model", "transformer", "train.model: expected one of 'flatten', 'gap', 'cnn', 'bilstm', 'fasttext', 'nb_fasttext'"),
     ("train.dropout", -0.1, "train.dropout: expected a value >= 0.0, got -0.1"),
+    ("train.lr_decay", 0, "train.lr_decay: expected a number > 0.0, got 0"),
+    ("train.lr_decay", 1.5, "train.lr_decay: expected a value <= 1.0, got 1.5"),
     ("train.max_train_samples", 0, "train.max_train_samples: expected a value >= 2, got 0"),
     ("embedding.trainable", "yes", "embedding.trainable: expected true or false, got 'yes'"),
     ("evaluate.length_buckets", [200, 100], "evaluate.length_buckets: expected a list of increasing positive"),

@@ -52,7 +52,10 @@ class Float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{key}: expected a number, got {value!r}")
         if (self.open_lo and value <= self.lo) or (self.open_hi and value >= self.hi):
-            raise ParamsError(f"{key}: expected a number strictly between {self.lo} and {self.hi}, got {value!r}")
+            if self.open_lo and self.open_hi:
+                raise ParamsError(f"{key}: expected a number strictly between {self.lo} and {self.hi}, got {value!r}")
+            bound = f"> {self.lo}" if self.open_lo else f"< {self.hi}"  # the other end, if any, is closed
+            raise ParamsError(f"{key}: expected a number {bound}, got {value!r}")
         _check_range(key, value, self.lo, self.hi)
         return float(value)
 
