@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-scale bench-scale-spark spark-cluster spark-cluster-stop report compare plots example seeds clean-venv
+.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-scale bench-scale-spark spark-cluster spark-cluster-stop report compare plots example seeds choices clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -88,6 +88,10 @@ plots: setup
 # The Keras tutorial's ten documents through the whole pipeline, with learned and with GloVe embeddings
 example: $(STAMP)
 	$(BIN)/python -m examples.keras_tutorial
+
+# Settings of the default model judged by validation loss averaged over seeds 1-5 (train only); reports/choices.json
+choices: $(STAMP)
+	$(BIN)/python -m tools.choices
 
 # The default and the 200-review experiment over seeds 1-5 as queued DVC experiments; prints mean ± sd
 seeds: $(STAMP)

@@ -69,9 +69,11 @@ def margin(row: dict):
     return None if model is None or best is None else model - best
 
 
-def queue_and_run(named: dict[str, list[str]]) -> None:
-    """Queue one DVC experiment per name with its `-S key=value` settings, then run them one at a time."""
+def queue_and_run(named: dict[str, list[str]], targets: tuple[str, ...] = ()) -> None:
+    """Queue one DVC experiment per name with its `-S key=value` settings, then run them one at a time;
+    `targets`: only these stages and what they depend on (default: the whole pipeline)."""
     for name, sets in named.items():
         options = [a for s in sets for a in ("-S", s)]
-        subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-n", name, *options], check=True)
+        subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-n", name, *options, *targets],
+                       check=True)
     subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "--run-all", "-j", "1"], check=True)

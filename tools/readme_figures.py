@@ -99,6 +99,21 @@ def search() -> str:
     return "\n".join(lines)
 
 
+def choices() -> str:
+    """The third round of choices: validation loss per seed and its mean over the seeds, per setting."""
+    report = load("reports/choices.json")
+    seeds = sorted({seed for entry in report.values() for seed in entry["seeds"]}, key=int)
+    lines = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) + " | mean validation loss | "
+             "mean validation accuracy | epochs run |", "| --- |" + " --- |" * (len(seeds) + 3)]
+    for entry in report.values():
+        runs = [entry["seeds"].get(s) for s in seeds]
+        cells = [num(r["val_loss"]) if r else "—" for r in runs]
+        epochs = ", ".join(str(r["epochs_run"]) for r in runs if r)
+        lines.append(f"| {', '.join(f'`{x}`' for x in entry['set'])} | " + " | ".join(cells)
+                     + f" | {num(entry.get('mean_val_loss'))} | {pct(entry.get('mean_val_accuracy'))} | {epochs} |")
+    return "\n".join(lines)
+
+
 def seeds() -> str:
     s = load("reports/seeds.json")
     keys = [("test.accuracy", "test accuracy"), ("test.roc_auc", "ROC AUC"), ("ood.accuracy", "out-of-domain"),
@@ -225,7 +240,7 @@ def peers() -> str:
         f"{100 * best_ood[0]:.1f}%."])
 
 
-BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds, "times": times,
+BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "choices": choices, "seeds": seeds, "times": times,
           "scale": scale, "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
