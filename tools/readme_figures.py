@@ -99,6 +99,16 @@ def search() -> str:
     return "\n".join(lines)
 
 
+def seeds_summary() -> str:
+    """One sentence: the default model's means over the seeds, in and out of domain."""
+    s = load("reports/seeds.json")
+    row = s["summary"]["default"]
+    return (f"Over seeds {', '.join(map(str, s['seeds'][:-1]))} and {s['seeds'][-1]} (each its own split) the default "
+            f"averages {pct(row['test.accuracy']['mean'])} in domain (± {100 * row['test.accuracy']['std']:.2f}) and "
+            f"{pct(row['ood.accuracy']['mean'])} out of domain (± {100 * row['ood.accuracy']['std']:.2f}), "
+            f"ROC AUC {num(row['test.roc_auc']['mean'])} ([seeds](docs/models.md#variance-over-seeds)).")
+
+
 def choices() -> str:
     """The third round of choices: validation loss per seed and its mean over the seeds, per setting."""
     report = load("reports/choices.json")
@@ -240,7 +250,7 @@ def peers() -> str:
         f"{100 * best_ood[0]:.1f}%."])
 
 
-BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "choices": choices, "seeds": seeds, "times": times,
+BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "choices": choices, "seeds": seeds, "seeds_summary": seeds_summary, "times": times,
           "scale": scale, "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
