@@ -148,7 +148,19 @@ def times() -> str:
     lines = [f"`{t['command']}` (each stage alone with `dvc repro -f -s <stage>`, DVC's bookkeeping included; "
              f"{t['cores']} cores): {t['total']:g} s in all.", "", "| stage | seconds |", "| --- | --- |"]
     lines += [f"| {stage} | {seconds:g} |" for stage, seconds in t["seconds"].items()]
+    if "experiment" in t:
+        e = t["experiment"]
+        lines += ["", f"The same run timed `dvc exp run -S {' -S '.join(e['set'])}` from a workspace up to date: "
+                      f"{e['seconds']:g} s."]
     return "\n".join(lines)
+
+
+def times_summary() -> str:
+    t = load("reports/stage_times.json")
+    e = t["experiment"]
+    return (f"The whole pipeline, forced, takes {t['total']:g} s on {t['cores']} cores, and `dvc exp run -S "
+            f"{' -S '.join(e['set'])}` {e['seconds']:g} s (`python -m tools.stage_times`; "
+            "[where the time goes](docs/models.md#time)); on a terminal every stage says what it is doing as it goes.")
 
 
 def one_group(t: dict) -> str:
@@ -250,8 +262,9 @@ def peers() -> str:
         f"{100 * best_ood[0]:.1f}%."])
 
 
-BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "choices": choices, "seeds": seeds, "seeds_summary": seeds_summary, "times": times,
-          "scale": scale, "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
+BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "choices": choices, "seeds": seeds,
+          "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
+          "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
