@@ -16,7 +16,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from tools.experiments import dvc_rows, metric, queue_and_run
+from tools.experiments import dvc_rows, metric, newest_by_name, queue_and_run
 
 SEEDS = [1, 2, 3, 4, 5]
 SETTINGS = {  # every setting in full, so that the table does not change meaning when the default does
@@ -36,9 +36,7 @@ def experiment_name(setting: str, seed: int) -> str:
 
 def summarise(rows: list[dict]) -> dict:
     """Per setting: validation loss and accuracy and epochs run per seed, and the mean loss and accuracy."""
-    by_name: dict[str, dict] = {}
-    for row in rows:  # the newest run of a name first
-        by_name.setdefault(row["name"], row)
+    by_name = newest_by_name(rows)
     report = {}
     for setting, sets in SETTINGS.items():
         runs = {seed: by_name[name] for seed in SEEDS if (name := experiment_name(setting, seed)) in by_name}

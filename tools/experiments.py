@@ -58,6 +58,14 @@ def dvc_rows(*extra: str) -> list[dict]:
     return rows(dvc_json("exp", "show", "--hide-queued", *extra))
 
 
+def newest_by_name(rows: list[dict]) -> dict[str, dict]:
+    """{name: row}: DVC lists the newest commit first, so a name run again on a later commit is that run's."""
+    found: dict[str, dict] = {}
+    for row in rows:
+        found.setdefault(row["name"], row)
+    return found
+
+
 def metric(row: dict, file: str, key: str):
     return row["metrics"].get(file, {}).get(key)
 

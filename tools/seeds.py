@@ -15,7 +15,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from tools.experiments import dvc_rows, metric, queue_and_run
+from tools.experiments import dvc_rows, metric, newest_by_name, queue_and_run
 
 CONFIGS = {
     "default": [],
@@ -35,10 +35,8 @@ def experiment_name(config: str, seed: int) -> str:
 
 def experiments(rows: list[dict]) -> dict[str, dict]:
     """{experiment name: {metric: value}} from the rows of `tools.experiments`."""
-    found: dict[str, dict] = {}
-    for row in rows:  # DVC lists the newest commit first: a name run again on a later commit is that run's
-        found.setdefault(row["name"], {key: metric(row, file, dotted) for key, (file, dotted) in METRICS.items()})
-    return found
+    return {name: {key: metric(row, file, dotted) for key, (file, dotted) in METRICS.items()}
+            for name, row in newest_by_name(rows).items()}
 
 
 def summarise(runs: dict[str, dict], seeds: list[int]) -> dict:

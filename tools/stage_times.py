@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,25 +24,30 @@ REPORT = Path("reports/stage_times.json")
 EXPERIMENT = ["maxlen=20"]
 
 
-def run(*command: str, cwd: str | None = None) -> None:
+NAME = "stage-times-experiment"
+
+
+def timed(*command: str, cwd: str | None = None) -> float:
+    """Seconds `command` took; a failing command ends the tool with its output's tail, writing nothing."""
+    start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
-        raise SystemExit(f"stage_times: {' '.join(command)} failed; nothing written\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{done.stdout[-2000:]}{done.stderr[-2000:]}\n"
+                         f"stage_times: {' '.join(command)} failed; nothing written")
+    return round(time.perf_counter() - start, 1)
 
 
 def time_experiment(sets: list[str]) -> float:
     """Seconds of `dvc exp run -S <sets>` in a worktree of HEAD whose outputs came from the DVC cache."""
     where = tempfile.mkdtemp(prefix="stage-times-")
-    name = "stage-times-" + Path(where).name.removeprefix("stage-times-").lower().replace("_", "-")
+    cache = subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True).stdout.strip()
     try:
-        run("git", "worktree", "add", "--detach", "-q", where, "HEAD")
-        run("dvc", "cache", "dir", "--local", str(Path(".dvc/cache").resolve()), cwd=where)
-        run("dvc", "checkout", "-q", cwd=where)
-        start = time.perf_counter()
-        run("dvc", "exp", "run", "-n", name, *[a for s in sets for a in ("-S", s)], cwd=where)
-        return round(time.perf_counter() - start, 1)
+        timed("git", "worktree", "add", "--detach", "-q", where, "HEAD")
+        timed("dvc", "cache", "dir", "--local", cache, cwd=where)
+        timed("dvc", "checkout", "-q", cwd=where)
+        return timed("dvc", "exp", "run", "-n", NAME, *[a for s in sets for a in ("-S", s)], cwd=where)
     finally:
-        subprocess.run(["dvc", "exp", "remove", name], capture_output=True)
+        subprocess.run(["dvc", "exp", "remove", NAME], capture_output=True)
         subprocess.run(["git", "worktree", "remove", "--force", where], capture_output=True)
         shutil.rmtree(where, ignore_errors=True)
 
@@ -51,13 +56,7 @@ def main() -> int:
     stages = list(yaml.safe_load(Path("dvc.yaml").read_text())["stages"])
     seconds = {}
     for stage in stages:
-        start = time.perf_counter()
-        done = subprocess.run(["dvc", "repro", "-f", "-s", stage], capture_output=True, text=True)
-        seconds[stage] = round(time.perf_counter() - start, 1)
-        if done.returncode != 0:
-            print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
-            print(f"stage_times: {stage} failed; nothing written", file=sys.stderr)
-            return 1
+        seconds[stage] = timed("dvc", "repro", "-f", "-s", stage)
         print(f"{stage}: {seconds[stage]} s", flush=True)
     experiment = time_experiment(EXPERIMENT)
     print(f"dvc exp run -S {' -S '.join(EXPERIMENT)}: {experiment} s", flush=True)
