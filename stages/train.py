@@ -110,7 +110,8 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
     step("importing TensorFlow")
     import keras  # Keras imports TensorFlow
 
-    from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes  # imports Keras
+    from stages.lib.lazy_adam import LazyAdam  # imports Keras
+    from stages.lib.models import StopOnNonFiniteLoss, build_model, fit_naive_bayes
 
     cfg, emb = params["train"], params["embedding"]
     make_deterministic(params["seed"])
@@ -130,8 +131,8 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
         steps = math.ceil(len(train_idx) / cfg["batch_size"])
         rate = cfg["learning_rate"] if cfg["lr_decay"] == 1 else keras.optimizers.schedules.ExponentialDecay(
             cfg["learning_rate"], decay_steps=steps, decay_rate=cfg["lr_decay"], staircase=True)  # per epoch
-        model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy",
-                      metrics=["accuracy"])
+        optimizer = LazyAdam(rate) if cfg["optimizer"] == "lazy_adam" else keras.optimizers.Adam(rate)
+        model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
         build_for_training(model, *next(iter(batches(x, y, train_idx[:1], 1))))
     # patience null: no early stopping, every epoch runs and the last one's weights are kept (the tutorials' way)
     stop = [] if cfg["patience"] is None else [

@@ -187,19 +187,18 @@ def test_choices_average_validation_loss_over_seeds_and_render_a_table(monkeypat
                 "metrics": {choices.TRAIN_METRICS: {"eval.loss": loss, "eval.accuracy": accuracy, "epochs_run": epochs}}}
 
     settings = {"a": ["train.nb_l2=1.0e-6"], "b": ["train.nb_l2=5.0e-7"]}
-    monkeypatch.setattr(choices, "SETTINGS", settings)
     rows = [row(choices.experiment_name("a", s), 0.2 + s / 100) for s in choices.SEEDS]
     rows.append(row(choices.experiment_name("a", 1), 9.0))  # an older run of the same name: not counted
     rows += [row(choices.experiment_name("b", s), 0.1) for s in choices.SEEDS[:-1]]
-    report = choices.summarise(rows)
+    report = choices.summarise(rows, settings)
     assert report["a"]["mean_val_loss"] == pytest.approx(0.23)
     assert report["a"]["seeds"]["1"]["val_loss"] == pytest.approx(0.21)
     assert "mean_val_loss" not in report["b"] and len(report["b"]["seeds"]) == len(choices.SEEDS) - 1
 
     (tmp_path / "reports").mkdir()
-    (tmp_path / "reports/choices.json").write_text(json.dumps(report))
+    (tmp_path / "reports/choices.json").write_text(json.dumps({"round 9": {"base": [], "settings": report}}))
     monkeypatch.chdir(tmp_path)
-    lines = readme_figures.choices().splitlines()
+    lines = readme_figures.choices("round 9").splitlines()
     assert len(lines) == 2 + len(settings)
     assert lines[2].startswith("| `train.nb_l2=1.0e-6` | 0.2100 |") and "| 0.2300 | 92.00% | 6, 6, 6, 6, 6 |" in lines[2]
     assert lines[3].split(" | ")[-4:] == ["—", "—", "—", "6, 6, 6, 6 |"]

@@ -109,9 +109,9 @@ def seeds_summary() -> str:
             f"ROC AUC {num(row['test.roc_auc']['mean'])} ([seeds](docs/models.md#variance-over-seeds)).")
 
 
-def choices() -> str:
-    """The third round of choices: validation loss per seed and its mean over the seeds, per setting."""
-    report = load("reports/choices.json")
+def choices(round_: str) -> str:
+    """A round of choices: validation loss per seed and its mean over the seeds, per setting."""
+    report = load("reports/choices.json")[round_]["settings"]
     seeds = sorted({seed for entry in report.values() for seed in entry["seeds"]}, key=int)
     lines = ["| setting | " + " | ".join(f"seed {s}" for s in seeds) + " | mean validation loss | "
              "mean validation accuracy | epochs run |", "| --- |" + " --- |" * (len(seeds) + 3)]
@@ -262,7 +262,8 @@ def peers() -> str:
         f"{100 * best_ood[0]:.1f}%."])
 
 
-BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "choices": choices, "seeds": seeds,
+BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds,
+          "choices_round3": lambda: choices("round 3"), "choices_round4": lambda: choices("round 4"),
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers}

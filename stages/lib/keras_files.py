@@ -48,6 +48,7 @@ def load_model(path: Path | str):
     """Load a .keras file of this project, registering its custom layers first."""
     import keras  # Keras imports TensorFlow
 
+    import stages.lib.lazy_adam  # noqa: F401  (LazyAdam, the optimizer saved with the model)
     import stages.lib.models  # noqa: F401  (HashedBigrams)
     import stages.lib.raw_text  # noqa: F401  (RawTextToIds, tf_standardize)
 

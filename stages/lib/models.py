@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
 from stages.lib.arrays import as_rows
@@ -121,7 +122,10 @@ class NaiveBayesLogit(layers.Layer):
                                         regularizer=keras.regularizers.L2(self.l2) if self.l2 else None)
 
     def call(self, ngrams):
-        total = ops.sum(ops.take(self.ratios, ngrams) * ops.take(self.weights_, ngrams), axis=1, keepdims=True)
+        # tf.gather on the variable reads only the rows it needs; ops.take would read the whole table first, which
+        # TensorFlow copies on every step once an optimizer writes single rows of it (LazyAdam): 4x slower at 8M rows
+        weights = tf.gather(self.weights_.value, ngrams)
+        total = ops.sum(ops.take(self.ratios, ngrams) * weights, axis=1, keepdims=True)
         if self.scale_ngrams:  # as an L2-normalised row of binary features, times sqrt(scale_ngrams)
             count = ops.sum(ops.cast(ngrams > 0, total.dtype), axis=1, keepdims=True)
             total = total * ops.sqrt(self.scale_ngrams / ops.maximum(count, 1.0))

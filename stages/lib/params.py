@@ -195,6 +195,7 @@ SCHEMA: dict = {
         "patience": Int(0, 1000, nullable=True),
         "batch_size": Int(1, 1_000_000),
         "learning_rate": Float(0.0, 10.0, open_lo=True),
+        "optimizer": OneOf("adam", "lazy_adam"),
         "lr_decay": Float(0.0, 1.0, open_lo=True),
         "dropout": Float(0.0, 1.0, open_hi=True),
         "validation_split": Float(0.0, 1.0, open_lo=True, open_hi=True),
