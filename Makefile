@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-scale bench-scale-spark spark-cluster spark-cluster-stop report compare plots example seeds choices clean-venv
+.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-optimizer bench-scale bench-scale-spark spark-cluster spark-cluster-stop report compare plots example seeds choices clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -53,6 +53,10 @@ bench: $(STAMP)
 # fastText and scikit-learn peers on the default split, against the default model trained in the same run
 bench-peers: $(STAMP)
 	$(BIN)/python -m benchmarks.peers
+
+# One training step of the default model with Keras' Adam and with lazy Adam, at 2M, 8M and 16M n-gram buckets
+bench-optimizer: $(STAMP)
+	$(BIN)/python -m benchmarks.optimizer
 
 # The stages on corpora 1, 4, 10 and 40 times IMDB: time and peak memory per stage (FACTORS="1 4 100" for others)
 FACTORS ?= 1 4 10 40

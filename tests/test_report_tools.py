@@ -202,3 +202,21 @@ def test_choices_average_validation_loss_over_seeds_and_render_a_table(monkeypat
     assert len(lines) == 2 + len(settings)
     assert lines[2].startswith("| `train.nb_l2=1.0e-6` | 0.2100 |") and "| 0.2300 | 92.00% | 6, 6, 6, 6, 6 |" in lines[2]
     assert lines[3].split(" | ")[-4:] == ["—", "—", "—", "6, 6, 6, 6 |"]
+
+
+def test_a_round_of_choices_leaves_the_other_rounds_in_the_report(monkeypatch, tmp_path):
+    from tools import choices
+
+    rounds = {"old": {"base": ["train.nb_l2=0.0"], "settings": {"x": ["train.dropout=0.2"]}},
+              "new": {"base": [], "settings": {"y": ["train.dropout=0.4"]}}}
+    monkeypatch.setattr(choices, "ROUNDS", rounds)
+    monkeypatch.setattr(choices, "REPORT", tmp_path / "choices.json")
+    runs = [{"name": choices.experiment_name("y", s), "rev": "abc1234", "params": {}, "metrics": {
+        choices.TRAIN_METRICS: {"eval.loss": 0.2, "eval.accuracy": 0.9, "epochs_run": 4}}} for s in choices.SEEDS]
+    monkeypatch.setattr(choices, "dvc_rows", lambda *args: runs)
+    earlier = {"base": ["train.nb_l2=0.0"], "settings": {"x": {"set": ["train.dropout=0.2"], "seeds": {}}}}
+    choices.REPORT.write_text(json.dumps({"new": {"base": [], "settings": {}}, "old": earlier}))
+    assert choices.main(["--summary-only"]) == 0  # the last round by default
+    report = json.loads(choices.REPORT.read_text())
+    assert list(report) == ["old", "new"] and report["old"] == earlier
+    assert report["new"]["settings"]["y"]["mean_val_loss"] == pytest.approx(0.2)

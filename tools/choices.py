@@ -33,7 +33,6 @@ ROUNDS = {
     "round 4": {"base": [], "settings": {  # lazy Adam needs nb_l2 0: the penalty's gradient touches every row
         "adam-2m-l2-5e-7": ["train.optimizer=adam", "train.ngram_buckets=2097152", "train.nb_l2=5.0e-7"],
         "lazy-2m": ["train.optimizer=lazy_adam", "train.ngram_buckets=2097152", "train.nb_l2=0.0"],
-        "lazy-4m": ["train.optimizer=lazy_adam", "train.ngram_buckets=4194304", "train.nb_l2=0.0"],
         "lazy-8m": ["train.optimizer=lazy_adam", "train.ngram_buckets=8388608", "train.nb_l2=0.0"],
         "lazy-16m": ["train.optimizer=lazy_adam", "train.ngram_buckets=16777216", "train.nb_l2=0.0"],
     }},

@@ -143,6 +143,15 @@ def seeds() -> str:
     return "\n".join(lines)
 
 
+def optimizer() -> str:
+    t = load("reports/optimizer.json")
+    lines = [f"| n-gram buckets | Adam, ms per step | lazy Adam, ms per step | lazy / Adam |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['buckets']:,} | {r['adam_ms']:g} | {r['lazy_adam_ms']:g} | {r['lazy_adam_ms'] / r['adam_ms']:.2f} |"
+              for r in t["rows"]]
+    return "\n".join([*lines, "", f"`{t['command']}` on {t['cores']} cores, {t['batch_size']} reviews per step, "
+                                  f"the best of three rounds of {t['steps']} steps."])
+
+
 def times() -> str:
     t = load("reports/stage_times.json")
     lines = [f"`{t['command']}` (each stage alone with `dvc repro -f -s <stage>`, DVC's bookkeeping included; "
@@ -264,6 +273,7 @@ def peers() -> str:
 
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds,
           "choices_round3": lambda: choices("round 3"), "choices_round4": lambda: choices("round 4"),
+          "optimizer": optimizer,
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers}
