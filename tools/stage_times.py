@@ -53,6 +53,8 @@ def time_experiment(sets: list[str]) -> float:
 
 
 def main() -> int:
+    # dvc, and the `python` of dvc.yaml's commands, from this interpreter's environment, activated or not
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     stages = list(yaml.safe_load(Path("dvc.yaml").read_text())["stages"])
     seconds = {}
     for stage in stages:
