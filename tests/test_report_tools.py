@@ -220,3 +220,20 @@ def test_a_round_of_choices_leaves_the_other_rounds_in_the_report(monkeypatch, t
     report = json.loads(choices.REPORT.read_text())
     assert list(report) == ["old", "new"] and report["old"] == earlier
     assert report["new"]["settings"]["y"]["mean_val_loss"] == pytest.approx(0.2)
+
+
+def test_variants_of_one_group_leave_the_other_groups_in_the_report(monkeypatch, tmp_path):
+    from tools import variants
+
+    monkeypatch.setattr(variants, "VARIANTS", {"old": {"x": ["maxlen=10"]}, "new": {"y": ["maxlen=20"]}})
+    monkeypatch.setattr(variants, "REPORT", tmp_path / "variants.json")
+    metrics = {"reports/metrics.json": {"test.accuracy": 0.75, "test.roc_auc": 0.8, "ood.accuracy": 0.7}}
+    rows = [{"name": "y", "rev": "new1234", "params": {}, "metrics": metrics},
+            {"name": "y", "rev": "old1234", "params": {}, "metrics": {}}]  # older commits come later
+    monkeypatch.setattr(variants, "dvc_rows", lambda *args: rows)
+    monkeypatch.setattr(variants, "queue_and_run", lambda named: pytest.fail("--summary-only runs nothing"))
+    earlier = {"x": {"set": ["maxlen=10"], "test_accuracy": 0.5}}
+    variants.REPORT.write_text(json.dumps({"old": earlier, "new": {}}))
+    assert variants.main(["--summary-only", "--group", "new"]) == 0
+    report = json.loads(variants.REPORT.read_text())
+    assert report["old"] == earlier and report["new"]["y"]["test_accuracy"] == 0.75

@@ -2,6 +2,7 @@
 
     python -m tools.variants                 # queue + run (one at a time) + reports/variants.json
     python -m tools.variants --summary-only  # reports/variants.json from experiments already run
+    python -m tools.variants --group tutorials  # one group again; the others stay as reported
 
 `search`: what was tried on the way to the default model, judged on the validation split (`eval.accuracy`,
 `eval.loss` of reports/train/metrics.json: the 10% of the training reviews that early stopping watches);
@@ -14,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from tools.experiments import dvc_rows, margin, metric, queue_and_run
+from tools.experiments import dvc_rows, margin, metric, newest_by_name, queue_and_run
 
 VARIANTS = {
     "search": {
@@ -57,7 +58,7 @@ def figures(row: dict) -> dict:
 
 
 def summary(rows: list[dict]) -> dict:
-    by_name = {row["name"]: row for row in rows}
+    by_name = newest_by_name(rows)
     report = {}
     for group, variants in VARIANTS.items():
         report[group] = {name: {"set": sets, **figures(by_name[name])} for name, sets in variants.items()
@@ -68,17 +69,20 @@ def summary(rows: list[dict]) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--group", choices=list(VARIANTS), help="this group only; the others stay as reported")
     args = parser.parse_args(argv)
+    groups = [args.group] if args.group else list(VARIANTS)
     if not args.summary_only:
-        queue_and_run({name: sets for group in VARIANTS.values() for name, sets in group.items()})
+        queue_and_run({name: sets for group in groups for name, sets in VARIANTS[group].items()})
     rows = dvc_rows("--all-commits")  # experiments queued from earlier commits too
-    report = summary(rows)
+    report = json.loads(REPORT.read_text()) if args.group and REPORT.exists() else {}
+    report.update({group: found for group, found in summary(rows).items() if group in groups})
     default = next((r for r in rows if r["name"] == "workspace"), None)
     if default:
         report["default"] = figures(default)
     REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    found = sum(len(g) for k, g in report.items() if k != "default")
-    print(f"variants: {found} of {sum(map(len, VARIANTS.values()))} experiments found -> {REPORT}")
+    found = sum(len(report.get(group, {})) for group in groups)
+    print(f"variants: {found} of {sum(len(VARIANTS[g]) for g in groups)} experiments found -> {REPORT}")
     return 0 if found else 1
 
 
