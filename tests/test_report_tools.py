@@ -229,7 +229,8 @@ def test_variants_of_one_group_leave_the_other_groups_in_the_report(monkeypatch,
     monkeypatch.setattr(variants, "REPORT", tmp_path / "variants.json")
     metrics = {"reports/metrics.json": {"test.accuracy": 0.75, "test.roc_auc": 0.8, "ood.accuracy": 0.7}}
     rows = [{"name": "y", "rev": "new1234", "params": {}, "metrics": metrics},
-            {"name": "y", "rev": "old1234", "params": {}, "metrics": {}}]  # older commits come later
+            {"name": "y", "rev": "old1234", "params": {}, "metrics": {}},  # older commits come later
+            {"name": "workspace", "rev": "workspace", "params": {}, "metrics": metrics}]
     monkeypatch.setattr(variants, "dvc_rows", lambda *args: rows)
     monkeypatch.setattr(variants, "queue_and_run", lambda named: pytest.fail("--summary-only runs nothing"))
     earlier = {"x": {"set": ["maxlen=10"], "test_accuracy": 0.5}}
@@ -237,3 +238,4 @@ def test_variants_of_one_group_leave_the_other_groups_in_the_report(monkeypatch,
     assert variants.main(["--summary-only", "--group", "new"]) == 0
     report = json.loads(variants.REPORT.read_text())
     assert report["old"] == earlier and report["new"]["y"]["test_accuracy"] == 0.75
+    assert "default" not in report  # the default of the other groups' day is not replaced by today's

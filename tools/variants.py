@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     report = json.loads(REPORT.read_text()) if args.group and REPORT.exists() else {}
     report.update({group: found for group, found in summary(rows).items() if group in groups})
     default = next((r for r in rows if r["name"] == "workspace"), None)
-    if default:
+    if default and not args.group:  # the default the `search` rows each changed one thing of
         report["default"] = figures(default)
     REPORT.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     found = sum(len(report.get(group, {})) for group in groups)
