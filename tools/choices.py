@@ -2,7 +2,7 @@
 so that one seed's luck does not choose. No test figure is computed at all.
 
     python -m tools.choices                 # the last round: queue + run (one at a time) + reports/choices.json
-    python -m tools.choices --round 3       # an earlier round
+    python -m tools.choices --round "round 3"  # an earlier round
     python -m tools.choices --summary-only  # reports/choices.json from experiments already run
 
 Each experiment runs the `train` stage only (DVC restores the data stages of a seed it has run before from

@@ -145,9 +145,9 @@ def seeds() -> str:
 
 def optimizer() -> str:
     t = load("reports/optimizer.json")
-    lines = [f"| n-gram buckets | Adam, ms per step | lazy Adam, ms per step | lazy / Adam |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['buckets']:,} | {r['adam_ms']:g} | {r['lazy_adam_ms']:g} | {r['lazy_adam_ms'] / r['adam_ms']:.2f} |"
-              for r in t["rows"]]
+    lines = ["| n-gram buckets | Adam, ms per step | lazy Adam, ms per step | lazy / Adam |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['buckets']:,} | {r['adam_ms']:g} | {r['lazy_adam_ms']:g} | "
+              f"{r['lazy_adam_ms'] / r['adam_ms']:.2f} |" for r in t["rows"]]
     return "\n".join([*lines, "", f"`{t['command']}` on {t['cores']} cores, {t['batch_size']} reviews per step, "
                                   f"the best of three rounds of {t['steps']} steps."])
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 @keras.saving.register_keras_serializable(package="imdb_embeddings")
 class LazyAdam(keras.optimizers.Adam):
     def update_step(self, gradient, variable, learning_rate):
-        if not isinstance(gradient, tf.IndexedSlices):
+        if not isinstance(gradient, tf.IndexedSlices) or self.amsgrad:  # AMSGrad's running maximum: Keras' step
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         rows, slot = tf.unique(gradient.indices)  # a row met twice in the batch gets the sum of its gradients
