@@ -66,12 +66,27 @@ if "tensorflow" not in sys.modules:
     sys.meta_path.insert(0, _QuietImport())
 
 
+interrupted = False  # Ctrl-C was pressed
+
+
 def _interrupted(signum, frame):
     """Ctrl-C: one line, exit status 130 (as a shell reports it), no traceback. SystemExit unwinds like any
     exception, so the outputs' temporaries are removed on the way out (files.atomic_path / atomic_dir)."""
+    global interrupted
+    interrupted = True
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends the process at once
     print("interrupted", file=sys.stderr)
     raise SystemExit(130)
+
+
+def stop_if_interrupted() -> None:
+    """Exit again if Ctrl-C's SystemExit was lost. Python runs the handler in whatever code the main thread is
+    in, and some of that code is a library's bare `except:` (a TensorFlow finalizer that runs at any garbage
+    collection; Keras' structure checks): the exit is swallowed there and the stage carries on, to the end of
+    500 epochs and a written model. So the places that commit outputs (files.atomic_path / atomic_dir) and the
+    training loop ask here once more."""
+    if interrupted:
+        raise SystemExit(130)
 
 
 # Only for a program started as `python -m stages ...` or `python -m stages.predict` (what dvc.yaml and the README

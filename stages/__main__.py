@@ -10,6 +10,7 @@ import re
 import sys
 from pathlib import Path
 
+from stages import stop_if_interrupted
 from stages.engines import open_engine
 from stages.lib.params import load_params
 from stages.lib.progress import Steps, showing
@@ -28,6 +29,7 @@ def main(argv: list[str]) -> None:
     with showing(name) as step:
         step("loading the stage")
         run(name, params, step)
+    stop_if_interrupted()  # Ctrl-C that a library swallowed: still exit 130
 
 
 def run(name: str, params: dict, step: Steps) -> None:

@@ -31,6 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
+from stages import stop_if_interrupted
 from stages.engines import open_engine
 from stages.lib.arrays import block_rows, open_parquet, parquet_rows
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
@@ -370,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.flush()  # each batch reaches the reader as soon as it is scored
             row += len(reviews)
             bar.update(len(reviews))
+            stop_if_interrupted()  # Ctrl-C, even where a library swallowed it
         if args.format == "tsv" and not headed:
             sys.stdout.write(header(False))
         bar.close()

@@ -71,6 +71,66 @@ def test_ctrl_c_in_predict_says_interrupted(tiny):
     assert all(line.startswith("predict: ") for line in lines[:-1])  # which model it was loading, nothing else
 
 
+# Python runs the Ctrl-C handler in whatever code the main thread is in, and libraries run code under a bare
+# `except:` (TensorFlow's finalizers, Keras' structure checks): there the handler's exit is swallowed. These
+# scripts are such a library, in a process that installed the handler as `python -m stages ...` does.
+AS_A_STAGE = "import sys; sys.argv[:1] = ['-m']; import stages\n"
+SWALLOW = """
+def swallowed_ctrl_c():
+    import os, signal
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))  # the handler runs here, in Python code under the bare except
+    except:  # noqa: E722
+        pass
+"""
+
+
+def run_script(root: Path, script: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", AS_A_STAGE + SWALLOW + script], cwd=root, env=ENV,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_ctrl_c_that_a_library_swallowed_still_commits_no_output(tmp_path):
+    result = run_script(tmp_path, """
+from stages.lib.files import atomic_dir, atomic_path
+with atomic_dir("reports/train") as folder:
+    (folder / "metrics.json").write_text("{}")
+    with atomic_path("models/model.keras") as tmp:
+        tmp.write_text("half")
+        swallowed_ctrl_c()
+        tmp.write_text("whole")
+    print("committed")
+""")
+    assert result.returncode == 130 and result.stderr.strip().splitlines() == ["interrupted"], result.stderr
+    assert "committed" not in result.stdout
+    assert leftovers(tmp_path) == [] and not (tmp_path / "models/model.keras").exists()
+    assert not (tmp_path / "reports/train").exists()
+
+
+def test_ctrl_c_that_a_library_swallowed_stops_training_at_that_step(tmp_path):
+    result = run_script(tmp_path, """
+import keras, numpy as np, tensorflow as tf
+from stages.lib.loop import build_for_training, fit
+x, y = np.zeros((64, 3), np.float32), np.zeros(64, np.float32)
+data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss="binary_crossentropy")
+build_for_training(model, x[:1], y[:1])
+
+class Steps(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        print("step", batch, flush=True)
+        if batch == 2:
+            swallowed_ctrl_c()
+
+fit(model, tf.distribute.get_strategy(), data, data, epochs=50, steps=8, callbacks=[Steps()], verbose=0)
+print("trained")
+""")
+    assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == "interrupted", result.stderr
+    assert result.stdout.split() == ["step", "0", "step", "1", "step", "2"], result.stdout
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 6 MB tmpfs of its own (needs root, as CI is); skipped with the reason where mounting is not allowed."""

@@ -18,6 +18,8 @@ from typing import Iterator
 
 import numpy as np
 
+from stages import stop_if_interrupted
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -41,6 +43,7 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        stop_if_interrupted()  # Ctrl-C that a library swallowed: not a result
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs get the usual permissions
         os.replace(tmp, target)
     finally:
@@ -54,6 +57,7 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(**_temporary_beside(target)))
     try:
         yield tmp
+        stop_if_interrupted()
         os.chmod(tmp, 0o777 & ~_UMASK)
         if target.exists():
             shutil.rmtree(target)

@@ -10,6 +10,8 @@ worker sees the same validation loss and stops at the same epoch.
 """
 from __future__ import annotations
 
+from stages import stop_if_interrupted
+
 
 def fit(model, strategy, train, validation, epochs: int, steps: int, callbacks=(), verbose: int = 1) -> dict:
     """Train a compiled `model` (built under `strategy.scope()`) on the tf.data datasets `train` and
@@ -41,6 +43,7 @@ def fit(model, strategy, train, validation, epochs: int, steps: int, callbacks=(
             callbacks.on_train_batch_begin(i)
             logs = train_step(batch)
             callbacks.on_train_batch_end(i, logs)
+            stop_if_interrupted()  # Ctrl-C, even where a library swallowed it
             if model.stop_training:
                 break
         logs = {name: float(value) for name, value in logs.items()}
