@@ -355,6 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     with Steps("predict") as step:  # on a terminal, a clock ticks while TensorFlow loads
         step("loading")
         model = load(args.model)
+    stop_if_interrupted()  # Ctrl-C while loading, even where a library swallowed it
     origin = model_origin(args.model)
     say(f"scoring with {args.model}" + (f", {origin}" if origin else ""))
     # The bar is drawn only when standard error is a terminal and the rows go elsewhere (a file, a pipe).
@@ -384,3 +385,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    stop_if_interrupted()  # Ctrl-C after the last batch: still exit 130

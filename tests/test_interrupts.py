@@ -131,6 +131,18 @@ print("trained")
     assert result.stdout.split() == ["step", "0", "step", "1", "step", "2"], result.stdout
 
 
+
+def test_ctrl_c_that_a_library_swallowed_while_predict_loads_still_exits_130(tmp_path):
+    result = subprocess.run([sys.executable, "-c", AS_A_STAGE + SWALLOW + """
+import stages.predict as predict
+predict.load = lambda path: swallowed_ctrl_c()  # the model's loading, in a library that swallows the interrupt
+predict.main(["-"])
+print("scored")
+"""], cwd=tmp_path, env=ENV, input="a fine film\n", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130 and result.stderr.strip().splitlines()[-1] == "interrupted", result.stderr
+    assert result.stdout == "", result.stdout  # no header, no rows
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 6 MB tmpfs of its own (needs root, as CI is); skipped with the reason where mounting is not allowed."""
