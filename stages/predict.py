@@ -176,8 +176,9 @@ def batches(args) -> Iterator[tuple[list[str], list[str] | None]]:
                     yield from ((lines, None) for lines in _lines(f, str(path), args.batch_size, path))
             except DAMAGED_COMPRESSION as e:
                 raise InputError(damaged_compression(path, e)) from None
-    elif args.reviews == ["-"]:
-        yield from ((lines, None) for lines in _lines(sys.stdin.buffer, "standard input", args.batch_size))
+    elif args.reviews == ["-"]:  # typed at a terminal: each review is scored as soon as its line ends
+        size = 1 if sys.stdin.isatty() else args.batch_size
+        yield from ((lines, None) for lines in _lines(sys.stdin.buffer, "standard input", size))
     else:
         for i in range(0, len(args.reviews), args.batch_size):
             yield args.reviews[i:i + args.batch_size], None

@@ -101,6 +101,29 @@ def test_standard_input_is_streamed_batch_by_batch(tiny):
         proc.kill()
 
 
+
+def test_a_review_typed_at_a_terminal_is_scored_when_its_line_ends(tiny):
+    """`predict -` at a terminal (a pseudo-terminal here): one typed line is one batch, not the 1024 of a pipe."""
+    import pty
+
+    root, _ = tiny
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "stages.predict", "-"], cwd=root, env=ENV, stdin=terminal,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    os.close(terminal)
+    try:
+        os.write(controller, b"great film\n")
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "nothing scored while the terminal is open: the line waits for 1023 more"
+        header, first = proc.stdout.readline(), proc.stdout.readline()
+        assert header.startswith(b"row\t") and first.startswith(b"1\t") and first.rstrip().endswith(b"great film")
+        os.write(controller, b"\x04")  # Ctrl-D: end of input
+        assert proc.wait(timeout=60) == 0 and proc.stdout.read() == b""
+    finally:
+        proc.kill()
+        os.close(controller)
+
+
 def test_a_review_too_long_for_the_command_line_goes_through_stdin(tiny):
     root, _ = tiny
     review = ("great wonderful film " * 60_000).strip()  # 1.2 MB on one line
