@@ -9,6 +9,7 @@ Importing the package sets TensorFlow's environment before TensorFlow itself is 
   is imported (`_QuietImport`); anything else printed then is passed on. TF_ENABLE_ONEDNN_OPTS=0 turns them off.
 """
 import contextlib
+import errno
 import importlib.abc
 import importlib.util
 import os
@@ -87,6 +88,19 @@ def stop_if_interrupted() -> None:
     training loop ask here once more."""
     if interrupted:
         raise SystemExit(130)
+
+
+# Errors of the machine while an output is written: a full disk, a quota, a file too large, a read-only or
+# forbidden folder. The stages report them against the output (files.atomic_path), never its temporary.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def errno_of(error: OSError) -> int | None:
+    """The errno of an OSError; Arrow's C++ errors carry it only in their text ("[errno 28] No space ...")."""
+    if error.errno:
+        return error.errno
+    found = re.search(r"\[errno (\d+)\]", str(error), re.I)
+    return int(found.group(1)) if found else None
 
 
 # Only for a program started as `python -m stages ...` or `python -m stages.predict` (what dvc.yaml and the README

@@ -6,11 +6,12 @@ Great Expectations) are loaded, so a bad value fails in a fraction of a second.
 import errno
 import importlib
 import inspect
+import os
 import re
 import sys
 from pathlib import Path
 
-from stages import stop_if_interrupted
+from stages import errno_of, stop_if_interrupted
 from stages.engines import open_engine
 from stages.lib.params import load_params
 from stages.lib.progress import Steps, showing
@@ -55,10 +56,11 @@ def run(name: str, params: dict, step: Steps) -> None:
             missing = missing.relative_to(Path.cwd())
         sys.exit(f"{name}: input {missing} not found; `dvc repro {name}` runs the stages before it first")
     except OSError as e:
-        if e.errno not in WRITE_ERRORS:
+        code = errno_of(e)
+        if code not in WRITE_ERRORS:
             raise
         where = f"{e.filename}: " if e.filename else ""
-        sys.exit(f"{name}: {where}{e.strerror}; {WRITE_ERRORS[e.errno]}, then run `dvc repro` again "
+        sys.exit(f"{name}: {where}{os.strerror(code)}; {WRITE_ERRORS[code]}, then run `dvc repro` again "
                  "(nothing was half-written)")
 
 

@@ -21,6 +21,7 @@ and the scores (row, id, probability, label, no_known_word; no text) are written
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import json
 import os
@@ -31,7 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
-from stages import stop_if_interrupted
+from stages import errno_of, stop_if_interrupted
 from stages.engines import open_engine
 from stages.lib.arrays import block_rows, open_parquet, parquet_rows
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
@@ -104,7 +105,7 @@ def _lines(stream, name: str, batch_size: int, path: Path | None = None) -> Iter
             batch.append(raw.decode("utf-8").rstrip("\r\n"))
         except UnicodeDecodeError as e:
             if path is not None:  # a file: say what it looks like (UTF-16, Parquet, ...)
-                raise InputError(not_utf8(path, "re-encode it as UTF-8 (if it is Latin-1: iconv -f latin1 -t utf-8)"))
+                raise InputError(not_utf8(path)) from None
             raise InputError(f"{name}, line {number}: not UTF-8 text ({e.reason}); re-encode it as UTF-8 "
                              "(e.g. iconv -f latin1 -t utf-8)") from None
         if len(batch) == batch_size:
@@ -123,15 +124,19 @@ def _table(path: Path, batch_size: int) -> Iterator[tuple[list[str], list[str] |
     when the file has no `id` column."""
     import pandas as pd  # pandas: not needed by the NumPy-only stages
 
-    from stages.lib.local_files import format_suffix  # imports pandas
+    from stages.lib.local_files import FORMATS, SourceError, check_content, format_suffix, shown_columns  # pandas
 
     suffix = format_suffix(path)
+    try:
+        check_content(path, FORMATS[suffix])
+    except SourceError as e:
+        raise InputError(str(e)) from None
     try:
         if suffix in (".parquet", ".pq"):
             file = open_parquet(path)
             names = file.schema_arrow.names
             if "text" not in names:
-                raise InputError(f"{path}: no column 'text' (found: {', '.join(names)})")
+                raise InputError(f"{path}: no column 'text' (found: {shown_columns(names)})")
             columns = ["text", "id"] if "id" in names else ["text"]
             for batch in file.iter_batches(batch_size=batch_size, columns=columns):
                 texts = [str(t) if t is not None else "" for t in batch.column(0).to_pylist()]
@@ -144,11 +149,11 @@ def _table(path: Path, batch_size: int) -> Iterator[tuple[list[str], list[str] |
                                  chunksize=batch_size, encoding="utf-8-sig")
         for chunk in chunks:
             if "text" not in chunk.columns:
-                raise InputError(f"{path}: no column 'text' (found: {', '.join(map(str, chunk.columns))})")
+                raise InputError(f"{path}: no column 'text' (found: {shown_columns(chunk.columns)})")
             yield (chunk["text"].fillna("").astype(str).tolist(),
                    _ids(chunk["id"].tolist()) if "id" in chunk.columns else None)
     except UnicodeDecodeError:
-        raise InputError(not_utf8(path, "re-encode it as UTF-8")) from None
+        raise InputError(not_utf8(path)) from None
     except DAMAGED_COMPRESSION as e:
         raise InputError(damaged_compression(path, e)) from None
     except pd.errors.EmptyDataError:
@@ -178,7 +183,10 @@ def batches(args) -> Iterator[tuple[list[str], list[str] | None]]:
                 raise InputError(damaged_compression(path, e)) from None
     elif args.reviews == ["-"]:  # typed at a terminal: each review is scored as soon as its line ends
         size = 1 if sys.stdin.isatty() else args.batch_size
-        yield from ((lines, None) for lines in _lines(sys.stdin.buffer, "standard input", size))
+        try:
+            yield from ((lines, None) for lines in _lines(sys.stdin.buffer, "standard input", size))
+        except OSError as e:  # a read error of the stream has no file name: say which stream
+            raise StreamError("standard input", e) from None
     else:
         for i in range(0, len(args.reviews), args.batch_size):
             yield args.reviews[i:i + args.batch_size], None
@@ -269,7 +277,7 @@ def score_to_parquet(args) -> None:
     """--out: the Parquet --file scored in tasks of TASK_ROWS rows on the chosen engine, written in row order."""
     import pyarrow.parquet as pq  # pyarrow: not needed by the NumPy-only stages
 
-    from stages.lib.local_files import format_suffix  # imports pandas
+    from stages.lib.local_files import format_suffix, shown_columns  # imports pandas
 
     if args.out.is_dir():
         raise SystemExit(f"error: {args.out}: is a folder; --out takes a file name such as scores.parquet")
@@ -280,7 +288,7 @@ def score_to_parquet(args) -> None:
     except (OSError, ValueError) as e:
         raise SystemExit(f"error: {args.file}: cannot be read as Parquet: {str(e).splitlines()[0]}") from None
     if "text" not in file.schema_arrow.names:
-        raise SystemExit(f"error: {args.file}: no column 'text' (found: {', '.join(file.schema_arrow.names)})")
+        raise SystemExit(f"error: {args.file}: no column 'text' (found: {shown_columns(file.schema_arrow.names)})")
     n = file.metadata.num_rows
     tasks = [(start, min(start + TASK_ROWS, n)) for start in range(0, n, TASK_ROWS)]
     load(args.model)  # a missing or damaged model is said here, before any engine starts
@@ -316,7 +324,10 @@ def engine_params(args) -> dict:
 
 
 def say(message: str) -> None:
-    print(f"predict: {message}", file=sys.stderr, flush=True)
+    try:
+        print(f"predict: {message}", file=sys.stderr, flush=True)
+    except OSError:  # standard error is full or gone: the scores matter more than the commentary
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -339,6 +350,7 @@ def main(argv: list[str] | None = None) -> None:
                              "engine.spark of params.yaml")
     parser.add_argument("--master", help="with --engine spark: the Spark master, instead of engine.spark.master")
     args = parser.parse_args(argv)
+    standard_streams_open(args.reviews == ["-"])
     if (args.file is None) == (not args.reviews):
         parser.error("give review texts, '-' for standard input, or --file PATH (one of them)")
     if args.batch_size < 1 or not 0 < args.threshold < 1:
@@ -350,8 +362,95 @@ def main(argv: list[str] | None = None) -> None:
     if args.file is not None and not args.file.is_file():  # before the seconds of loading the model
         raise SystemExit(f"error: {args.file}: " + ("is a folder; --file takes one file (a table with a 'text' "
                          "column, or one review per line)" if args.file.is_dir() else "no such file"))
+    refuse_overwriting_inputs(args)
+    try:
+        if args.out is not None:
+            return score_to_parquet(args)
+        score_to_stdout(args)
+    except OSError as e:  # the machine's trouble with a file or a stream: one line, never a traceback
+        raise SystemExit(f"error: {os_error(e)}") from None
+
+
+def standard_streams_open(reading_stdin: bool) -> None:
+    """A stream closed by the caller (`<&-`, `>&-`, `2>&-`) is None in Python: say which, before any work.
+    Without standard error there is nowhere to say it, so its messages are dropped instead."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
+    if sys.stdout is None:
+        raise SystemExit("error: standard output is closed; the scores are written there (redirect it to a file "
+                         "or a pipe, or use --out with a Parquet --file)")
+    if reading_stdin and sys.stdin is None:
+        raise SystemExit("error: standard input is closed; '-' reads one review per line from it (pipe reviews "
+                         "in, or give --file PATH)")
+
+
+def same_file(a: Path | int, b: Path) -> bool:
+    """Whether `a` (a path or an open file descriptor) is the file `b`, whatever the spelling or link."""
+    try:
+        return os.path.samestat(os.fstat(a) if isinstance(a, int) else os.stat(a), os.stat(b))
+    except (OSError, ValueError):  # one of them does not exist (yet), or no such descriptor
+        return False
+
+
+def refuse_overwriting_inputs(args) -> None:
+    """--out (or standard output) is never a file predict reads: the texts or the model would be lost, or a file
+    that grows as it is read would never end. Checked by what the names point at, so another spelling, a
+    symbolic or a hard link of the same file is refused too, before anything is written."""
     if args.out is not None:
-        return score_to_parquet(args)
+        blocking = next((folder for folder in args.out.parents if folder.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise SystemExit(f"error: --out {args.out}: {blocking} is a file, not a folder; give --out a path in "
+                             "a folder")
+    inputs = [("--model", args.model)] + ([("--file", args.file)] if args.file is not None else [])
+    for option, path in inputs:
+        if args.out is not None and same_file(args.out, path):
+            raise SystemExit(f"error: --out {args.out} is the same file as {option} {path}; writing the scores "
+                             "there would destroy it: give --out another name")
+        if args.out is None and same_file(1, path):
+            raise SystemExit(f"error: standard output is {option} {path} itself; writing the scores there would "
+                             "destroy it: redirect them to another file")
+
+
+def os_error(e: OSError) -> str:
+    """The line for an OSError: the file or stream it concerns, what went wrong, and the fix when there is one."""
+    fix = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some of your disk quota",
+           errno.EROFS: "the file system is read-only: write elsewhere", errno.EACCES: "check its permissions",
+           errno.EPERM: "check its permissions", errno.EISDIR: "it is a folder: give a file"}
+    code = errno_of(e)
+    where = str(e.filename) if e.filename else getattr(e, "stream", None) or "a file"
+    what = os.strerror(code) if code else (str(e).splitlines()[0] if str(e) else type(e).__name__)
+    return f"{where}: {what}" + (f"; {fix[code]}" if code in fix else "")
+
+
+class StreamError(OSError):
+    """An OSError of a standard stream (which has no file name): `stream` says which."""
+
+    def __init__(self, stream: str, error: OSError):
+        super().__init__(error.errno, error.strerror or str(error))
+        self.stream = stream
+
+
+def emit(text: str) -> None:
+    """Write to standard output now; its errors (a full disk, a closed reader) name the stream."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()  # each batch reaches the reader as soon as it is scored
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        _silence_stdout()  # nothing more can be written there, not even at exit
+        raise StreamError("standard output", e) from None
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's flush at exit finds nothing left to fail on."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    sys.stdout = open(os.devnull, "w")
+
+
+def score_to_stdout(args) -> None:
     say(f"loading TensorFlow and {args.model}")
     with Steps("predict") as step:  # on a terminal, a clock ticks while TensorFlow loads
         step("loading")
@@ -366,16 +465,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for reviews, ids in batches(args):
             p, unknown = score_batch(model, reviews)
-            if args.format == "tsv" and not headed:  # the first batch tells whether there is an id column
-                sys.stdout.write(header(ids is not None))
+            rows = format_rows(row, reviews, p, unknown, args.threshold, args.format, ids)
+            # the first batch tells whether there is an id column
+            emit(header(ids is not None) + rows if args.format == "tsv" and not headed else rows)
             headed = True
-            sys.stdout.write(format_rows(row, reviews, p, unknown, args.threshold, args.format, ids))
-            sys.stdout.flush()  # each batch reaches the reader as soon as it is scored
             row += len(reviews)
             bar.update(len(reviews))
             stop_if_interrupted()  # Ctrl-C, even where a library swallowed it
         if args.format == "tsv" and not headed:
-            sys.stdout.write(header(False))
+            emit(header(False))
         bar.close()
     except InputError as e:
         bar.close()

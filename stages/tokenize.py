@@ -145,7 +145,7 @@ def _coded_rows(task: tuple[str, tuple[int, int]]):
 
 def main(params: dict, engine=LOCAL) -> None:
     # Two temporary folders beside data/interim with different names: one's cleanup must not remove the other.
-    with scratch_dir(OUT_DIR.with_name("interim-codes")) as scratch, atomic_dir(OUT_DIR) as tmp:
+    with scratch_dir(OUT_DIR.with_name("interim-codes"), output=OUT_DIR) as scratch, atomic_dir(OUT_DIR) as tmp:
         splits = {split: SplitCodes(scratch, split) for split in SPLITS}
         vocabulary, id_of_code = code_splits(params, splits, engine)
         for codes in splits.values():

@@ -20,6 +20,7 @@ from stages.lib.arrays import block_rows, npy_rows, read_rows
 from stages.lib.files import read_json
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS
+from stages.lib.validation import loosen
 
 PADDED_DIR = Path("data/processed/padded")
 MATRIX = Path("data/processed/embedding_matrix.npy")
@@ -48,7 +49,8 @@ def rows_expectations(params: dict, n_labels: int, vocab_size: int) -> list:
         gxe.ExpectColumnValuesToBeBetween(column="max_id", max_value=vocab_size - 1),
         gxe.ExpectColumnValuesToBeInSet(column="length", value_set=[params["maxlen"]]),
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
-        gxe.ExpectColumnMeanToBeBetween(column="all_padding", max_value=limit),
+        gxe.ExpectColumnMeanToBeBetween(column="all_padding", max_value=limit,
+                                        meta=loosen("validation.features.max_all_padding_share", limit)),
         gxe.ExpectColumnSumToBeBetween(column="all_padding", min_value=0),  # reports the count of such rows
     ]
 
@@ -69,7 +71,9 @@ def matrix_expectations(params: dict, vocab_size: int) -> list:
         gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
         gxe.ExpectColumnValuesToBeInSet(column="padding_row_zero", value_set=[True]),
         gxe.ExpectColumnValuesToBeBetween(column="vocab_coverage",
-                                          min_value=params["validation"]["features"]["min_glove_coverage"]),
+                                          min_value=params["validation"]["features"]["min_glove_coverage"],
+                                          meta=loosen("validation.features.min_glove_coverage",
+                                                      params["validation"]["features"]["min_glove_coverage"])),
     ]
 
 

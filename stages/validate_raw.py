@@ -17,7 +17,7 @@ from stages.engines.local import LOCAL
 from stages.lib.arrays import block_rows, hashes_of, parquet_row_count, parquet_rows
 from stages.lib.files import read_json, read_lines
 from stages.lib.params import load_params
-from stages.lib.validation import EXAMPLES
+from stages.lib.validation import EXAMPLES, loosen
 
 RAW_DIR = Path("data/raw")
 VALIDATION_ROWS = block_rows(50_000)  # reviews per Great Expectations batch; results are combined into one report
@@ -49,7 +49,7 @@ class CorpusFacts:
 
     def __init__(self):
         self.by_split_and_label: dict[tuple, int] = {}
-        self.text_splits, self.id_hashes = [], []
+        self.text_splits, self.id_hashes, self.text_labels = [], [], []
 
     def add(self, reviews: pd.DataFrame) -> None:
         for key, n in reviews.groupby(["split", "label"], dropna=False).size().items():
@@ -57,6 +57,8 @@ class CorpusFacts:
         texts = reviews[reviews["text"].notna()]
         pairs = pd.DataFrame({"text": hashes_of(texts["text"]), "split": texts["split"].to_numpy()})
         self.text_splits.append(pairs.drop_duplicates())
+        labelled = pd.DataFrame({"text": pairs["text"], "label": texts["label"].to_numpy()})
+        self.text_labels.append(labelled.drop_duplicates())
         self.id_hashes.append(hashes_of(reviews["id"].dropna()))
 
     def merge(self, other: "CorpusFacts") -> None:
@@ -65,6 +67,14 @@ class CorpusFacts:
             self.by_split_and_label[key] = self.by_split_and_label.get(key, 0) + n
         self.text_splits += other.text_splits
         self.id_hashes += other.id_hashes
+        self.text_labels += other.text_labels
+
+    def texts_with_both_labels(self) -> int:
+        """How many distinct texts occur with more than one label (the same review, called positive and negative)."""
+        if not self.text_labels:
+            return 0
+        pairs = pd.concat(self.text_labels, ignore_index=True).drop_duplicates()
+        return int((pairs.groupby("text")["label"].nunique() > 1).sum())
 
     def texts_in_both(self) -> np.ndarray:
         if not self.text_splits:
@@ -109,7 +119,8 @@ def review_expectations(params: dict, manifest: dict) -> list:
         gxe.ExpectColumnValuesToBeUnique(column="id"),
         gxe.ExpectColumnValuesToNotBeNull(column="text"),
         gxe.ExpectColumnValuesToBeInSet(column="text_is_blank", value_set=[False]),
-        gxe.ExpectColumnValuesToBeBetween(column="text_chars", min_value=lo_chars, max_value=hi_chars),
+        gxe.ExpectColumnValuesToBeBetween(column="text_chars", min_value=lo_chars, max_value=hi_chars,
+                                          meta=loosen("validation.raw.text_chars", [lo_chars, hi_chars])),
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=[0, 1]),
         gxe.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "test"]),
         gxe.ExpectColumnValuesToBeInSet(column="text_in_train_and_test", value_set=[False]),
@@ -122,10 +133,12 @@ def splits_expectations(params: dict, manifest: dict) -> list:
     cfg = params["validation"]["raw"]
     lo, hi = cfg["class_balance"]
     return [
-        gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=cfg["min_rows_per_split"]),
+        gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=cfg["min_rows_per_split"],
+                                          meta=loosen("validation.raw.min_rows_per_split", cfg["min_rows_per_split"])),
         gxe.ExpectColumnValuesToBeBetween(column="positive", min_value=1),  # both classes in every split
         gxe.ExpectColumnValuesToBeBetween(column="negative", min_value=1),
-        gxe.ExpectColumnValuesToBeBetween(column="positive_share", min_value=lo, max_value=hi),
+        gxe.ExpectColumnValuesToBeBetween(column="positive_share", min_value=lo, max_value=hi,
+                                          meta=loosen("validation.raw.class_balance", [lo, hi])),
     ]
 
 
@@ -144,7 +157,8 @@ def glove_expectations(params: dict, manifest: dict, n_vectors: int) -> list:
         gxe.ExpectColumnValuesToNotBeNull(column="word"),
         gxe.ExpectColumnValuesToBeUnique(column="word"),
         gxe.ExpectColumnValuesToBeInSet(column="vector_is_finite", value_set=[True]),
-        gxe.ExpectColumnValuesToBeInSet(column="dim", value_set=[params["data"]["glove_dim"]]),
+        gxe.ExpectColumnValuesToBeInSet(column="dim", value_set=[params["data"]["glove_dim"]],
+                                        meta=loosen("data.glove_dim", params["data"]["glove_dim"])),
     ]
 
 
@@ -186,6 +200,9 @@ def validate(params: dict, manifest: dict, reviews, ood, words: list[str], vecto
 
     facts, tasks = corpus_facts(reviews, rows, None, engine)
     in_both = facts.texts_in_both()
+    if conflicting := facts.texts_with_both_labels():  # noise a model cannot learn: worth a word, not a stop
+        print(f"validate_raw: warning: {conflicting:,} review text(s) occur with both labels, 0 and 1; check the "
+              "labels of the duplicated reviews", file=sys.stderr)
     results = [
         run_suite_tasks("reviews", engine, partial(review_checks, reviews, rows, in_both), tasks,
                         review_expectations(params, manifest), "id",

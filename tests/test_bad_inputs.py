@@ -4,8 +4,10 @@ Each case breaks one thing of a tiny working project (a file, a param), runs the
 until one fails, and checks: the stage that failed, a non-zero exit, a phrase of the message (naming the file,
 row, column or key), no Python traceback, no temporaries left behind, and no half-written output.
 """
+import bz2
 import gzip
 import json
+import lzma
 import os
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, STAGES, run_stage
+from tests.handled import handled
 from tests.fixtures import synthetic_reviews, tiny_glove_text, tiny_project
 
 REVIEWS, GLOVE = "data/external/reviews.csv", "data/external/glove.txt"
@@ -74,6 +77,16 @@ def glove_lines(transform):
     return breaker
 
 
+def glove_zip(root, params):
+    """GloVe as Stanford ships it: a zip of one text file per dimension."""
+    import zipfile
+
+    with zipfile.ZipFile(root / "data/external/glove.6B.zip", "w") as archive:
+        archive.writestr("glove.6B.50d.txt", tiny_glove_text())
+        archive.writestr("glove.6B.100d.txt", "")
+    params["data"]["local"]["glove"] = "data/external/glove.6B.zip"
+
+
 def folder_as_reviews(root, params):
     (root / "data/external/folder.csv").mkdir()
     params["data"]["local"]["reviews"] = "data/external/folder.csv"
@@ -119,6 +132,7 @@ def first_value_nan(text):
     return word + " nan " + rest.partition(" ")[2]
 
 
+CP1252 = "text,label\n" + "".join(f"\u201cGreat\u201d film number {i} \u2013 a must,{i % 2}\n" for i in range(200))
 LATIN1 = "text,label\n" + "".join(f"Caf\xe9 film number {i}, d\xe9j\xe0 vu,{i % 2}\n" for i in range(200))
 FEW_LETTERS = [("😀" * 12 if i % 10 == 0 else t, label) for i, (t, label) in
                enumerate(synthetic_reviews(200).itertuples(index=False))]
@@ -183,13 +197,39 @@ CASES = [
      "split test, rows 60, positive 60, negative 0"),
     ("too few rows per split", set_param("validation.raw.min_rows_per_split", 500), "validate_raw",
      "on column 'rows' {'min_value': 500"),
+    ("unbalanced classes", reviews_csv(lambda f: f.assign(label=["1"] * 130 + f["label"].tolist()[130:])),
+     "validate_raw", "change validation.raw.class_balance in params.yaml (now [0.4, 0.6])"),
+    ("semicolon-separated CSV", reviews_as("reviews.csv", lambda f: f.to_csv(index=False, sep=";").encode()),
+     "download", "reviews.csv, line 1: the header 'text;label' is separated by ';' (semicolon), not by ','"),
+    ("Windows-1252 CSV", write(REVIEWS, CP1252.encode("cp1252")), "download",
+     "reviews.csv, line 2: not UTF-8 text (invalid start byte at byte 1 of the line); re-save the file as UTF-8 "
+     "(it looks like Windows-1252 (cp1252)"),
+    ("bzip2 data named .csv", reviews_as("reviews.csv", lambda f: bz2.compress(f.to_csv(index=False).encode())),
+     "download", "reviews.csv: this is bzip2-compressed data, not text; decompress it (bunzip2 -k reviews.csv)"),
+    ("xz data named .jsonl", reviews_as("reviews.jsonl", lambda f: lzma.compress(f.to_json(orient="records", lines=True).encode())),
+     "download", "reviews.jsonl: this is xz-compressed data, not text"),
+    ("a JSON array named .jsonl", reviews_as("reviews.jsonl", lambda f: f.to_json(orient="records").encode()),
+     "download", "reviews.jsonl: this is one JSON array, not JSON Lines; write one object per line"),
+    ("GloVe as Stanford zips it", glove_zip, "download",
+     "glove.6B.zip: this is a zip archive holding glove.6B.50d.txt, glove.6B.100d.txt, not text; unpack it"),
+    ("a vector with one number too many", glove_lines(lambda t: "\n".join(
+        line + " 0.25" if i == 2 else line for i, line in enumerate(t.splitlines())) + "\n"),
+     "download", "glove.txt, line 3: a word and 51 numbers, expected 50 (data.glove_dim)"),
+    ("NaN param", set_param("train.dropout", float("nan")), "check_params",
+     "train.dropout: expected a finite number, got .nan"),
+    ("infinite param", set_param("evaluate.threshold", float("inf")), "check_params",
+     "evaluate.threshold: expected a finite number, got .inf"),
+    ("NaN in a range param", set_param("validation.raw.class_balance", [float("nan"), 0.6]), "check_params",
+     "validation.raw.class_balance[0]: expected a finite number, got .nan"),
+    ("a params key given twice", lambda root, params: (lambda text: text + "seed: 7\n"), "check_params",
+     "key 'seed' given twice in one mapping (lines "),
     ("unknown split value", reviews_csv(lambda f: f.assign(split=["valid"] + ["train"] * 139 + ["test"] * 60)),
      "validate_raw", "column 'split'"),
     ("blank text", reviews_csv(lambda f: f.assign(text=["   "] + f["text"].tolist()[1:])), "validate_raw",
      "column 'text_is_blank'"),
     ("same text in train and test", reviews_csv(lambda f: with_split()(f.assign(text=[f["text"][70]] + f["text"].tolist()[1:]))),
      "validate_raw", "column 'text_in_train_and_test'"),
-    ("NaN in GloVe", glove_lines(first_value_nan), "validate_raw", "column 'vector_is_finite'"),
+    ("NaN in GloVe", glove_lines(first_value_nan), "download", "glove.txt, line 1: the vector of "),
     ("duplicate GloVe word", glove_lines(lambda t: t + t.splitlines()[0] + "\n"), "validate_raw",
      "expect_column_values_to_be_unique on column 'word'"),
     ("GloVe of other words", glove_lines(lambda t: "".join("x" + line + "\n" for line in t.splitlines())),
@@ -197,6 +237,37 @@ CASES = [
     ("10% of reviews without letters", write(REVIEWS, pd.DataFrame(FEW_LETTERS, columns=["text", "label"]).to_csv(index=False)),
      "validate_features", "column 'all_padding'"),
 ]
+
+
+# The class of each case, for docs/data.md's list (tests/handled.py); test_every_case_has_a_class keeps it whole
+GROUPS = {
+    "A mistake in params.yaml": ["wrong param type", "NaN param", "infinite param", "NaN in a range param",
+                                 "a params key given twice", "file outside data/external"],
+    "Empty, missing or misplaced files": ["header-only CSV", "empty file", "missing file", "a folder", "spreadsheet",
+                                          "empty GloVe"],
+    "Another encoding or format than the name says": [
+        "Latin-1 file", "Windows-1252 CSV", "UTF-16 CSV", "UTF-16 GloVe", "Parquet named .csv", "damaged parquet",
+        "bzip2 data named .csv", "xz data named .jsonl", "a JSON array named .jsonl", "GloVe as Stanford zips it",
+        "binary word2vec"],
+    "Damaged compressed input": ["truncated gzip reviews", "not gzip but named .gz", "truncated gzip GloVe"],
+    "Labels and columns": ["labels pos/neg", "label 0.5", "empty label", "no text column", "unclosed quote",
+                           "semicolon-separated CSV", "JSON object as a text", "numbers as texts", "broken JSON Lines",
+                           "multi-line texts, bad label"],
+    "Word vectors that do not fit": ["GloVe of another dimension", "GloVe field not a number",
+                                     "a vector with one number too many", "NaN in GloVe", "duplicate GloVe word"],
+    "Data that breaks the contract": ["no train split", "test split of one class", "too few rows per split",
+                                      "unbalanced classes", "unknown split value", "blank text",
+                                      "same text in train and test", "GloVe of other words",
+                                      "10% of reviews without letters"],
+    "The network": ["stanford, connection refused"],
+}
+for _group, _names in GROUPS.items():
+    handled(_group, *_names, module="test_bad_inputs")
+
+
+def test_every_case_has_a_class():
+    grouped = [name for names in GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(c[0] for c in CASES)
 
 
 @pytest.fixture(scope="module")
@@ -207,8 +278,9 @@ def default_params():
 @pytest.mark.parametrize("case, breaker, stage, phrase", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gets_a_message(tmp_path, default_params, case, breaker, stage, phrase):
     params = tiny_project(tmp_path, default_params, n_reviews=200)
-    breaker(tmp_path, params)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    edit = breaker(tmp_path, params)  # a breaker may also return an edit of params.yaml's text
+    text = yaml.safe_dump(params, sort_keys=False)
+    (tmp_path / "params.yaml").write_text(edit(text) if callable(edit) else text)
 
     failed = None
     for name in STAGES:

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 
 from tests.conftest import REPO
+from tests.handled import handled
 from tests.test_progress import assert_never_silent
 
 
@@ -32,3 +33,34 @@ def test_keras_tutorial_example_runs_with_learned_and_glove_embeddings(tmp_path)
         glove = np.load(tmp_path / run / "data/processed/embedding_matrix.npy")[1:]
         trained = np.loadtxt(tmp_path / run / "reports/projector/trained/vecs.tsv", delimiter="\t")
         assert np.allclose(trained, glove, rtol=1e-4, atol=1e-6) == frozen
+
+
+handled("The machine", "Ctrl-C in make example", module="test_example")
+
+
+def test_off_a_terminal_it_says_how_far_it_is_and_ctrl_c_is_one_line(tmp_path):
+    """Piped (a CI log): a line per stage with the count and the time so far; Ctrl-C, sent as a terminal sends it
+    (to the whole process group), ends it with "interrupted" and exit status 130, no traceback."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "examples.keras_tutorial", "--workdir", str(tmp_path)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    lines = []
+    try:
+        first = proc.stderr.readline()
+        assert "example: 22 stages (2 runs of 11)" in first and "minutes" in first, first
+        while not lines or "[3/22]" not in lines[-1]:
+            lines.append(proc.stderr.readline())
+            assert lines[-1], "the example ended before its third stage"
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert lines[0].startswith("example: [1/22] learned embeddings: check_params (0 s so far")
+    assert "[2/22] learned embeddings: download (" in lines[1] and "s left)" in lines[1]
+    assert code == 130 and "interrupted" in rest and "Traceback" not in rest, rest

@@ -14,9 +14,12 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, run_stage
+from tests.handled import handled
 from tests.fixtures import tiny_project
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+handled("The machine", "a full disk while a stage writes", "a read-only output folder", "Ctrl-C in training",
+        "Ctrl-C in predict", "Ctrl-C that a library swallowed", module="test_interrupts")
 
 
 def leftovers(root: Path) -> list[str]:
@@ -178,9 +181,25 @@ def test_a_full_disk_is_a_message_and_the_next_run_recovers(small_disk, default_
     result = run_stage("tokenize", small_disk)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert "No space left on device; free some disk space, then run `dvc repro` again" in result.stderr
-    assert result.stderr.startswith("tokenize: ")
+    # the output the stage was writing is named, never its temporary (the user never sees those)
+    assert result.stderr.startswith("tokenize: data/interim: ") and ".tmp" not in result.stderr, result.stderr
     assert leftovers(small_disk) == [] and not (small_disk / "data/interim").exists()
     filler.unlink()
     result = run_stage("tokenize", small_disk)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (small_disk / "data/interim/vocab.txt").exists()
+
+
+def test_a_read_only_output_folder_names_the_output_and_the_next_run_recovers(small_disk, default_params):
+    tiny_project(small_disk, default_params)
+    run_until(small_disk, "validate_raw")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        result = run_stage("tokenize", small_disk)
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.startswith("tokenize: data/interim: Read-only file system; the file system is read-only")
+    assert ".tmp" not in result.stderr and leftovers(small_disk) == []
+    result = run_stage("tokenize", small_disk)
+    assert result.returncode == 0, result.stderr[-2000:]

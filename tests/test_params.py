@@ -76,3 +76,47 @@ def test_exponent_notation_without_a_dot_is_a_number(default_params, written, nu
 def test_a_word_is_still_not_a_number(default_params):
     with pytest.raises(ParamsError, match=r"train.nb_l2: expected a number, got 'e-6'"):
         check_params(with_change(default_params, "train.nb_l2", "e-6"))
+
+
+def float_keys(schema: dict, values: dict, prefix: str = ""):
+    """Every key of params.yaml that holds a number a float could take: a Float or Range rule, or a float value
+    (walked from the schema and the file, so a key added later is covered without editing this test)."""
+    from stages.lib.params import Float, Range
+
+    for key, rule in schema.items():
+        if isinstance(rule, dict):
+            yield from float_keys(rule, values[key], f"{prefix}{key}.")
+        elif isinstance(rule, Range):
+            yield f"{prefix}{key}[0]", f"{prefix}{key}", [float("nan"), values[key][1]]
+            yield f"{prefix}{key}[1]", f"{prefix}{key}", [values[key][0], float("inf")]
+        elif isinstance(rule, Float) or isinstance(values[key], float):
+            for bad in (float("nan"), float("inf"), float("-inf")):
+                yield f"{prefix}{key}", f"{prefix}{key}", bad
+
+
+def test_every_float_key_refuses_nan_and_infinities(default_params):
+    from stages.lib.params import SCHEMA
+
+    cases = list(float_keys(SCHEMA, default_params))
+    assert len({named for named, _, _ in cases}) >= 20  # the walk reached the file's float keys
+    for named, key, bad in cases:
+        with pytest.raises(ParamsError) as err:
+            check_params(with_change(default_params, key, bad))
+        assert str(err.value).startswith(f"{named}: expected a finite number, got "), (key, bad, str(err.value))
+
+
+def test_nan_in_a_settings_value_is_refused(default_params):
+    p = with_change(default_params, "engine.spark.conf", {"spark.memory.fraction": float("nan")})
+    with pytest.raises(ParamsError, match=r"engine.spark.conf.spark.memory.fraction: expected a finite number"):
+        check_params(p)
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
+    """PyYAML keeps the last of two equal keys without a word; DVC refuses the file: so do the params."""
+    text = (REPO / "params.yaml").read_text() + "train:\n  epochs: 3\n"
+    (tmp_path / "params.yaml").write_text(text)
+    out = subprocess.run([sys.executable, "-m", "stages.lib.params"], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("train:"))
+    assert f"key 'train' given twice in one mapping (lines {first} and {len(text.splitlines()) - 1})" in out.stderr

@@ -239,3 +239,34 @@ def test_variants_of_one_group_leave_the_other_groups_in_the_report(monkeypatch,
     report = json.loads(variants.REPORT.read_text())
     assert report["old"] == earlier and report["new"]["y"]["test_accuracy"] == 0.75
     assert "default" not in report  # the default of the other groups' day is not replaced by today's
+
+
+@pytest.mark.parametrize("tool", ["compare", "pr_report"])
+def test_with_no_commit_yet_the_tools_say_so_not_run_dvc_repro(tmp_path, tool):
+    """A first run before the first commit has its metrics, but nothing to compare with: the message names that
+    cause, not "no results" or "run dvc repro"."""
+    import shutil
+    import subprocess
+    import sys
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True)
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "reports").mkdir()
+    shutil.copy(REPO / "reports/metrics.json", tmp_path / "reports/metrics.json")
+    args = ["--base", "main"] if tool == "pr_report" else []
+    out = subprocess.run([sys.executable, "-m", f"tools.{tool}", *args], cwd=tmp_path, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert f"{tool}: the repository has no commit yet, so there is no revision to compare with" in out.stderr
+    assert not (tmp_path / "reports/pr_report.md").exists()
+
+
+def test_a_base_that_does_not_exist_is_named(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "tools.pr_report", "--base", "no-such-branch"], cwd=REPO,
+                         capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.returncode != 0
+    assert "pr_report: there is no git revision 'no-such-branch' here" in out.stderr

@@ -138,3 +138,22 @@ def test_out_of_domain_ids_used_twice_across_batches_fail(default_params, clean)
     assert whole[-1]["suite"] == batched[-1]["suite"] == "ood"
     assert unique[0]["unexpected_count"] == unique[1]["unexpected_count"] == 2
     assert unique[1]["examples"] == [{"id": "o0"}, {"id": "o0"}] and not batched[-1]["success"]
+
+
+def test_the_same_text_with_both_labels_is_counted_across_tasks():
+    """A review text labelled 0 in one place and 1 in another is noise no model can learn: validate_raw warns
+    with the count (texts, not rows), also when the two rows fall in different tasks."""
+    import pandas as pd
+
+    from stages.validate_raw import CorpusFacts
+
+    def facts(texts, labels):
+        f = CorpusFacts()
+        f.add(pd.DataFrame({"id": [f"r{i}" for i in range(len(texts))], "text": texts, "label": labels,
+                            "split": "train"}))
+        return f
+
+    first = facts(["good", "bad", "same", "twice", None], [1, 0, 1, 1, 0])
+    first.merge(facts(["same", "twice", "twice", "other"], [0, 1, 1, 0]))
+    assert first.texts_with_both_labels() == 1  # "same"; "twice" always 1; a null text is no text
+    assert facts(["a", "b"], [0, 1]).texts_with_both_labels() == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from stages.lib.provenance import revision_problem
 from tools.experiments import dvc_rows, margin, metric
 
 KEY_PARAMS = ["train.model", "maxlen", "tokenize.vocab_size", "embedding.pretrained", "embedding.trainable",
@@ -50,7 +51,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rows = dvc_rows(*(["-A"] if args.all_commits else []))
     if not rows:
-        print("compare: no results yet; run `make repro` or `dvc exp run`", file=sys.stderr)
+        problem = revision_problem("HEAD")  # with no commit, DVC lists nothing, though the metrics may be there
+        print(f"compare: {problem or 'no results yet; run `make repro` or `dvc exp run`'}", file=sys.stderr)
         return 1
     print(table(rows, args.all_params))
     return 0

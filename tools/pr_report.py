@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from stages.lib.markdown import md_text
 from stages.lib.params import load_params
-from stages.lib.provenance import git_show
+from stages.lib.provenance import git_show, revision_problem
 from tools.experiments import dvc_json
 from tools.mermaid_plots import charts
 from tools.offline_plots import dvc_specs, render_svgs
@@ -249,6 +249,10 @@ def main() -> int:
                         help=f"the report cut to {COMMENT_LIMIT:,} characters, for the pull-request comment")
     parser.add_argument("--plots-dir", type=Path, default=Path("reports/pr_plots"))
     args = parser.parse_args()
+    problem = revision_problem(args.base)
+    if problem:
+        print(f"pr_report: {problem}", file=sys.stderr)
+        return 2
     report, ok = build_report(args.base, load_params(), args.plots_dir)
     for path, text in ((args.out, report), (args.comment, fit_comment(report))):
         path.parent.mkdir(parents=True, exist_ok=True)

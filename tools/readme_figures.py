@@ -271,12 +271,34 @@ def peers() -> str:
         f"{100 * best_ood[0]:.1f}%."])
 
 
+HANDLED_BY = ("tests.test_bad_inputs", "tests.test_predict_streams", "tests.test_interrupts", "tests.test_example")
+
+
+def problems_handled() -> str:
+    """docs/data.md's classes of problems, each with the test cases that cause it (tests/handled.py)."""
+    import importlib
+
+    for module in HANDLED_BY:  # each registers its cases when imported
+        importlib.import_module(module)
+    from tests.handled import CASES, CLASSES
+
+    modules = sorted({m for _, _, m in CASES})
+    lines = [f"Classes of problems handled this way: {len(CASES)} cases, each caused for real by a test "
+             f"({', '.join(f'`tests/{m}.py`' for m in modules)}), which checks the exit status, the message, "
+             "that no traceback and no temporary is left, and that nothing was half-written:", ""]
+    for group, description in CLASSES.items():
+        names = [name for g, name, _ in CASES if g == group]
+        if names:
+            lines.append(f"- **{group}**: {description}. Cases: {', '.join(names)}.")
+    return "\n".join(lines)
+
+
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds,
           "choices_round3": lambda: choices("round 3"), "choices_round4": lambda: choices("round 4"),
           "optimizer": optimizer,
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
-          "pr_verdicts": pr_verdicts, "peers": peers}
+          "pr_verdicts": pr_verdicts, "peers": peers, "problems_handled": problems_handled}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 

@@ -14,11 +14,16 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
+
+import stages
+from stages.lib.params import read_yaml  # PyYAML, refusing a key given twice
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -37,17 +42,36 @@ def overlay(base: dict, changes: dict) -> dict:
     return out
 
 
+class Progress:
+    """One line per stage on standard error, terminal or not (a CI log, `make example > out.txt`): how far it is,
+    the time so far and, from the stages done, about how long is left."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.start = total, 0, time.monotonic()
+
+    def next(self, doing: str) -> None:
+        elapsed = time.monotonic() - self.start
+        left = f", about {elapsed / self.done * (self.total - self.done):.0f} s left" if self.done else ""
+        self.done += 1
+        print(f"example: [{self.done}/{self.total}] {doing} ({elapsed:.0f} s so far{left})", file=sys.stderr,
+              flush=True)
+
+
+progress = Progress(0)
+
+
 def run(name: str, embedding: dict, workdir: Path, step) -> dict:
     root = workdir / name
     shutil.rmtree(root, ignore_errors=True)
     (root / "data/external").mkdir(parents=True)
     shutil.copy(HERE / "reviews.csv", root / "data/external/reviews.csv")
-    params = overlay(yaml.safe_load((REPO / "params.yaml").read_text()), yaml.safe_load((HERE / "params.yaml").read_text()))
+    params = overlay(read_yaml((REPO / "params.yaml").read_text()), read_yaml((HERE / "params.yaml").read_text()))
     params["embedding"].update(embedding)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     for stage in stage_names():
         step(f"{name} embeddings, stage {stage}")
+        progress.next(f"{name} embeddings: {stage}")
         result = subprocess.run([sys.executable, "-m", "stages", stage], cwd=root, env=env, capture_output=True,
                                 text=True)
         if result.returncode != 0:
@@ -63,8 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from stages.lib.progress import showing  # a line with a ticking clock, on a terminal only
 
+    signal.signal(signal.SIGINT, stages._interrupted)  # Ctrl-C: "interrupted", exit status 130, no traceback
+    global progress
+    progress = Progress(len(RUNS) * len(stage_names()))
+    print(f"example: {progress.total} stages ({len(RUNS)} runs of {len(stage_names())}), each a Python process that "
+          "loads its libraries; a few minutes on 2 cores, longer on a busy machine", file=sys.stderr, flush=True)
     with showing("example") as step:
-        step.expect(len(RUNS) * len(stage_names()))
+        step.expect(progress.total)
         for name, embedding in RUNS.items():
             print(summary(name, run(name, embedding, args.workdir.resolve(), step)))
 
@@ -80,3 +109,4 @@ def summary(name: str, out: dict) -> str:
 
 if __name__ == "__main__":
     main()
+    stages.stop_if_interrupted()  # Ctrl-C that a library swallowed: still exit 130

@@ -18,7 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
-from stages import stop_if_interrupted
+from stages import WRITE_ERRNOS, errno_of, stop_if_interrupted
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -35,17 +35,33 @@ def _temporary_beside(target: Path) -> dict:
 
 
 @contextlib.contextmanager
+def _named_for(target: Path, tmp: Path | None = None) -> Iterator[None]:
+    """A write error (see WRITE_ERRNOS) re-raised as an OSError that names `target`: write() on a full disk names
+    no file at all, and mkstemp in a read-only folder names the `.<name>.<random>.tmp` it could not create."""
+    try:
+        yield
+    except OSError as e:
+        code = errno_of(e)
+        named = e.filename and not (tmp and str(e.filename).startswith(str(tmp))) and ".tmp" not in str(e.filename)
+        if code not in WRITE_ERRNOS or named:
+            raise
+        raise OSError(code, os.strerror(code), str(target)) from None
+
+
+@contextlib.contextmanager
 def atomic_path(target: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it to `target`, on error delete it."""
     target = Path(target)
-    fd, tmp = tempfile.mkstemp(**_temporary_beside(target))
+    with _named_for(target):
+        fd, tmp = tempfile.mkstemp(**_temporary_beside(target))
     os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
-        stop_if_interrupted()  # Ctrl-C that a library swallowed: not a result
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs get the usual permissions
-        os.replace(tmp, target)
+        with _named_for(target, tmp):
+            yield tmp
+            stop_if_interrupted()  # Ctrl-C that a library swallowed: not a result
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs get the usual permissions
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -54,24 +70,30 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
 def atomic_dir(target: Path | str) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `target`; on success it replaces `target` whole."""
     target = Path(target)
-    tmp = Path(tempfile.mkdtemp(**_temporary_beside(target)))
+    with _named_for(target):
+        tmp = Path(tempfile.mkdtemp(**_temporary_beside(target)))
     try:
-        yield tmp
-        stop_if_interrupted()
-        os.chmod(tmp, 0o777 & ~_UMASK)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        with _named_for(target, tmp):
+            yield tmp
+            stop_if_interrupted()
+            os.chmod(tmp, 0o777 & ~_UMASK)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def scratch_dir(target: Path | str) -> Iterator[Path]:
-    """Yield a temporary directory beside `target` that is always deleted afterwards (work space only)."""
-    tmp = Path(tempfile.mkdtemp(**_temporary_beside(Path(target))))
+def scratch_dir(target: Path | str, output: Path | str | None = None) -> Iterator[Path]:
+    """Yield a temporary directory beside `target` that is always deleted afterwards (work space only). A write
+    error in it is reported against `output`, the result the work is for (default: `target`)."""
+    named = Path(output if output is not None else target)
+    with _named_for(named):
+        tmp = Path(tempfile.mkdtemp(**_temporary_beside(Path(target))))
     try:
-        yield tmp
+        with _named_for(named, tmp):
+            yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from stages.lib.encodings import looks_like, not_utf8
+from stages.lib.encodings import looks_like, not_utf8, packed
 
 BLOCK = 1 << 24  # bytes per block: large enough for Arrow to be efficient, small enough to bound memory
 NUMBER = r"^[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)$"
@@ -103,6 +103,14 @@ def _parse_block(text: str, dim: int, path: Path, first_line: int) -> tuple[pa.A
     flat = pc.list_flatten(fields)
     starts = np.arange(len(lines)) * (dim + 1)
     words = flat.take(pa.array(starts))
+    # A word with spaces whose last part is a number is a line with a number too many ("the 0.1 ... 0.5 0.7"
+    # read as the word "the 0.1"), not a word of glove.840B (". . .").
+    extra = pc.match_substring_regex(words, " " + NUMBER[1:], ignore_case=True)  # " <number>" at the end
+    extra = np.flatnonzero(extra.to_numpy(zero_copy_only=False))
+    if len(extra):
+        i = extra[0]
+        raise GloveFormatError(f"{path}, line {line_numbers[i]}: a word and {n_total[i] - 1} numbers, expected "
+                               f"{dim} (data.glove_dim)" + (f"; {len(extra)} such lines" if len(extra) > 1 else ""))
     values_idx = (starts[:, None] + np.arange(1, dim + 1)).ravel()
     values = flat.take(pa.array(values_idx))
     try:
@@ -112,12 +120,20 @@ def _parse_block(text: str, dim: int, path: Path, first_line: int) -> tuple[pa.A
         bad = int(np.flatnonzero(~ok)[0]) if (~ok).any() else 0
         raise GloveFormatError(f"{path}, line {line_numbers[bad // dim]}: field {values[bad].as_py()!r} is not "
                                f"a number; expected a word then {dim} numbers") from None
+    broken = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(broken):
+        i = broken[0]
+        value = vectors[i][~np.isfinite(vectors[i])][0]
+        raise GloveFormatError(f"{path}, line {line_numbers[i]}: the vector of {words[i].as_py()!r} holds {value}; "
+                               f"expected {dim} finite numbers" + (f"; {len(broken)} such lines" if len(broken) > 1 else ""))
     return words, vectors
 
 
 def read_glove_text(path: Path | str, dim: int) -> tuple[list[str], np.ndarray]:
     """Return (words, vectors float32 of shape (n, dim)) from a GloVe or word2vec/fastText text file."""
     path = Path(path)
+    if looks_like(path) in ("Parquet", "zip", "bzip2", "xz", "zstd", "7z", "tar"):  # Stanford ships GloVe zipped
+        raise GloveFormatError(packed(path) or not_utf8(path))
     try:
         return _read_plain_glove(path, dim)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError):
@@ -140,6 +156,8 @@ def _read_plain_glove(path: Path, dim: int) -> tuple[list[str], np.ndarray]:
     # 4 MiB blocks keep both cores busy; to_tensor turns each block into a row-major matrix in C++.
     values = table.drop_columns(["word"]).to_batches()
     vectors = np.vstack([np.asarray(batch.to_tensor(row_major=True)) for batch in values])
+    if not np.isfinite(vectors).all():  # the general reader names the line
+        raise pa.ArrowInvalid("a non-finite value")
     return table.column("word").to_pylist(), vectors
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from stages.lib.arrays import block_rows, open_parquet
-from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
+from stages.lib.encodings import DAMAGED_COMPRESSION, UNPACK, damaged_compression, looks_like, not_utf8, open_bytes
 
 FORMATS = {".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines",
            ".ndjson": "JSON Lines"}
@@ -51,6 +51,7 @@ def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
     kind = FORMATS.get(format_suffix(path))
     if kind is None:
         raise SourceError(f"{key}: {path}: expected a {', '.join(sorted(set(FORMATS)))} file (optionally .gz)")
+    check_content(path, kind)
     try:
         if kind == "Parquet":
             file = open_parquet(path)
@@ -77,8 +78,8 @@ def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
     except pd.errors.EmptyDataError:
         raise SourceError(f"{path}: no header line; expected columns text, label and optional split") from None
     except pd.errors.ParserError as e:
-        raise SourceError(f"{path}: not a valid {kind} file: {str(e).strip()} (quote texts that hold "
-                          f"the separator or line breaks)") from None
+        raise SourceError(other_separator(path, kind) or f"{path}: not a valid {kind} file: {str(e).strip()} (quote "
+                          "texts that hold the separator or line breaks)") from None
     except (ValueError, OSError) as e:  # pyarrow.ArrowInvalid is a ValueError too
         if kind == "JSON Lines" and isinstance(e, ValueError):  # pandas names a byte offset: find the line
             line, reason = first_bad_json_line(path)
@@ -86,6 +87,48 @@ def read_chunks(path: Path, key: str, rows: int = CHUNK_ROWS):
                 raise SourceError(f"{path}, line {line}: not a JSON object ({reason}); expected one object per "
                                   'line, such as {"text": "...", "label": 1}') from None
         raise SourceError(f"{path}: not a valid {kind} file: {str(e).strip().splitlines()[0]}") from None
+
+
+def check_content(path: Path, kind: str) -> None:
+    """The bytes are what the name says: an archive or compressed data that nothing here unpacks (a zip, bzip2
+    data named .csv) is named for what it is, before a reader calls it text in the wrong encoding; a JSON array
+    named .jsonl is told to hold one object per line."""
+    seen = looks_like(path)
+    if seen in UNPACK:
+        raise SourceError(not_utf8(path))
+    if kind == "JSON Lines" and seen is None:
+        with open_bytes(path) as f:
+            head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if head.startswith(b"["):
+            raise SourceError(f"{path}: this is one JSON array, not JSON Lines; write one object per line (jq -c "
+                              f"'.[]' {path.name} > {path.stem}-lines.jsonl)")
+
+
+def other_separator(path: Path, kind: str) -> str | None:
+    """The message for a CSV or TSV whose header is separated by another character (Excel in many European
+    locales writes `;`), else None."""
+    sep = "\t" if kind == "TSV" else ","
+    try:
+        with io.TextIOWrapper(open_bytes(path), encoding="utf-8-sig", errors="replace", newline="") as f:
+            header = f.readline()
+    except DAMAGED_COMPRESSION + (OSError,):
+        return None
+    if sep in header:
+        return None
+    names = {";": "';' (semicolon)", "\t": "a tab", "|": "'|'", ",": "',' (comma)"}
+    for other in names:
+        if other != sep and other in header:
+            fix = ("name it .tsv" if other == "\t" else "name it .csv" if other == "," else
+                   f"save it with {'commas' if kind == 'CSV' else 'tabs'} as the separator")
+            return (f"{path}, line 1: the header {header.strip()!r} is separated by {names[other]}, not by "
+                    f"{names[sep]} as a {kind} file is; {fix}")
+    return None
+
+
+def shown_columns(columns) -> str:
+    """The columns found, at most ten of them named: a message must not grow with the file."""
+    names = [str(c) for c in columns]
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "") if names else "none"
 
 
 def read_local_reviews(path: Path) -> pd.DataFrame:
@@ -108,9 +151,11 @@ def checked_chunk(chunk: pd.DataFrame, path: Path, first_row: int) -> pd.DataFra
     """A chunk of the reviews file whose first row is row `first_row` (from 0): columns checked, texts as strings."""
     missing = [c for c in ("text", "label") if c not in chunk.columns]
     if missing:
-        found = ", ".join(map(str, chunk.columns)) or "none"
+        kind = FORMATS.get(format_suffix(path))
+        if kind in ("CSV", "TSV") and other_separator(path, kind):
+            raise SourceError(other_separator(path, kind))
         raise SourceError(f"{path}: missing column(s) {', '.join(missing)}; expected text, label and optional "
-                          f"split (found: {found})")
+                          f"split (found: {shown_columns(chunk.columns)})")
     chunk = chunk.reset_index(drop=True)
     if len(chunk) == 0 and first_row == 0:
         raise SourceError(f"{path}: no reviews, only a header; expected one review per row")

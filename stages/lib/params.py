@@ -5,6 +5,7 @@ instead of minutes later deep inside TensorFlow.
 """
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
@@ -51,6 +52,7 @@ class Float:
         value = _yaml11_float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{key}: expected a number, got {value!r}")
+        _check_finite(key, value)
         if (self.open_lo and value <= self.lo) or (self.open_hi and value >= self.hi):
             if self.open_lo and self.open_hi:
                 raise ParamsError(f"{key}: expected a number strictly between {self.lo} and {self.hi}, got {value!r}")
@@ -100,6 +102,9 @@ class Range:
     def __call__(self, key: str, value: Any) -> list:
         ok = isinstance(value, list) and len(value) == 2 and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if ok:
+            for i, v in enumerate(value):
+                _check_finite(f"{key}[{i}]", v)
         if not ok or value[0] > value[1] or value[0] < self.lo or value[1] > self.hi:
             raise ParamsError(f"{key}: expected [low, high] with {self.lo} <= low <= high <= {self.hi}, got {value!r}")
         return value
@@ -152,7 +157,20 @@ class Settings:
                 raise ParamsError(f"{key}: expected setting names as text, got {name!r}")
             if item is None or isinstance(item, (dict, list)):
                 raise ParamsError(f"{key}.{name}: expected a text, number or true/false value, got {item!r}")
+            if isinstance(item, float):
+                _check_finite(f"{key}.{name}", item)
         return value
+
+
+def _check_finite(key: str, value: float) -> None:
+    """NaN compares false with every bound, so a range check alone lets it through (`dropout: .nan`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParamsError(f"{key}: expected a finite number, got {_spelled(value)}")
+
+
+def _spelled(value: float) -> str:
+    """NaN and infinities as YAML spells them (.nan, .inf, -.inf), the way a user wrote them."""
+    return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
 
 
 def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> None:
@@ -273,12 +291,32 @@ def check_params(raw: Any) -> dict:
     return params
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping. PyYAML keeps the last value without a word, while
+    DVC refuses the file: the two must not disagree about which value a stage runs with."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise ParamsError(f"key {key!r} given twice in one mapping (lines {seen[key]} and "
+                                      f"{key_node.start_mark.line + 1}); keep one of them")
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str):
+    """params.yaml's content, as PyYAML reads it, except that a duplicate key is a ParamsError."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+
+
 def load_params(path: Path | str = PARAMS_FILE) -> dict:
     """Read and check params.yaml; on a broken contract print the reason and exit with status 2."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
+        raw = read_yaml(path.read_text(encoding="utf-8"))
         return check_params(raw)
     except FileNotFoundError:
         sys.exit(f"error: {path} not found (run from the repository root)")

@@ -32,6 +32,25 @@ def git_lines(*args: str) -> list[str]:
     return out.stdout.split() if out.returncode == 0 else []
 
 
+def revision_problem(rev: str) -> str | None:
+    """Why git revision `rev` cannot be compared with (no git repository, no commit at all, no such revision),
+    or None when it can: a comparison that finds nothing must say the real cause, not "run dvc repro"."""
+    def ok(*args: str) -> bool:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, timeout=30).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    if not ok("rev-parse", "--git-dir"):
+        return "this folder is not a git repository, so there is no revision to compare with (git init, then commit)"
+    if not ok("rev-parse", "--verify", "--quiet", "HEAD^{commit}"):
+        return ("the repository has no commit yet, so there is no revision to compare with: commit the project "
+                "first (git add -A && git commit -m 'first run')")
+    if not ok("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"):
+        return f"there is no git revision {rev!r} here (`git branch -a` lists the branches); name another one"
+    return None
+
+
 def flatten(tree, prefix: str = "") -> dict:
     """{"a": {"b": 1}} -> {"a.b": 1}"""
     if not isinstance(tree, dict):

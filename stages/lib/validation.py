@@ -155,6 +155,12 @@ def _set_corpus_wide(checks: list[dict], column: str, unexpected: int, examples:
                 c["examples"] = examples[:EXAMPLES]
 
 
+def loosen(key: str, now) -> dict:
+    """An expectation's `meta` naming the params key that sets its bound: a failure says which key to change when
+    the data is right and the bound is not (a small corpus, an unusual balance)."""
+    return {"fix": f"if your data is right, change {key} in params.yaml (now {now})"}
+
+
 def _summarise(r: dict, index_column: str | None) -> dict:
     config, res = r["expectation_config"], r.get("result") or {}
     kwargs = {k: v for k, v in config["kwargs"].items() if k not in ("batch_id", "result_format")}
@@ -173,6 +179,8 @@ def _summarise(r: dict, index_column: str | None) -> dict:
         check["examples"] = [_shorten(_index_last(x, index_column)) for x in (rows or values)[:EXAMPLES]]
     if r.get("exception_info", {}).get("raised_exception"):
         check["error"] = r["exception_info"]["exception_message"]
+    if not r["success"] and (config.get("meta") or {}).get("fix"):
+        check["fix"] = config["meta"]["fix"]
     return check
 
 
@@ -249,6 +257,8 @@ def failure_summary(results: list[dict], text=_line) -> str:
                 line += f"; e.g. {c['examples'][:3]}"
             if c.get("error"):
                 line += f"; error: {c['error']}"
+            if c.get("fix"):
+                line += f"; {c['fix']}"
             out.append("  - " + text(line))
         if not r["success"] and r.get("observed_rows"):
             out.append("    " + text(f"observed in {r['suite']}: " + "; ".join(
