@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-optimizer bench-scale bench-scale-spark spark-cluster spark-cluster-stop report compare plots example seeds choices clean-venv
+.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-optimizer bench-scale bench-scale-spark spark-cluster spark-cluster-stop object-store object-store-stop report compare plots example seeds choices clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -74,6 +74,12 @@ spark-cluster: setup-spark
 	$(BIN)/python -m tools.spark_cluster start --workers $(WORKERS)
 spark-cluster-stop:
 	$(BIN)/python -m tools.spark_cluster stop
+
+# An S3 object store on this machine (SeaweedFS, 127.0.0.1:8333) for the DVC remote; see docs/experiments.md
+object-store: setup
+	$(BIN)/python -m tools.object_store start
+object-store-stop:
+	$(BIN)/python -m tools.object_store stop
 
 # Markdown report comparing the workspace with BASE (metrics, params, validation, plots): make report BASE=main
 BASE ?= main

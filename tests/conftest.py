@@ -17,7 +17,7 @@ STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])  # in p
 # `make test` (CI) runs both. Measured with `pytest --durations`; a test that needs the tiny pipeline is slow.
 SLOW_MODULES = {"test_dvc_cli", "test_spark", "test_example", "test_pipeline", "test_browser", "test_bad_inputs",
                 "test_predict", "test_temporaries", "test_streaming", "test_distribute", "test_non_finite",
-                "test_interrupts", "test_predict_streams", "test_progress", "test_peers", "test_spark_cluster"}
+                "test_interrupts", "test_predict_streams", "test_object_store", "test_progress", "test_peers", "test_spark_cluster"}
 SLOW_FIXTURES = {"tiny"}
 
 
@@ -69,3 +69,32 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     params = run_pipeline(root, yaml.safe_load((REPO / "params.yaml").read_text()))
     return root, params
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def object_store_tool(folder: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m tools.object_store ...` run in `folder` (its .object-store/ lives there)."""
+    return subprocess.run([sys.executable, "-m", "tools.object_store", *args], cwd=folder, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def object_store(tmp_path_factory):
+    """A SeaweedFS S3 store started with the project's tool in a folder of its own; stopped afterwards, also when
+    a test failed. Yields the endpoint, the bucket and the AWS_* variables that reach it."""
+    folder = tmp_path_factory.mktemp("store")
+    out = object_store_tool(folder, "start", "--port", str(free_port()))
+    assert out.returncode == 0, out.stderr + out.stdout
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines()
+                   if line.startswith("export "))
+    try:
+        yield {"folder": folder, "endpoint": exports["AWS_ENDPOINT_URL"], "bucket": "dvc", "env": exports}
+    finally:
+        object_store_tool(folder, "stop")

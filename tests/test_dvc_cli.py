@@ -357,3 +357,77 @@ def test_inputs_are_tracked_by_content_and_a_fixed_input_recovers(repo):
     labels = pd.read_parquet(repo / "data/raw/reviews.parquet")["label"].to_numpy()
     assert (labels == 1 - frame["label"].to_numpy()).all()
     assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
+
+
+def tracked_outputs(root: Path) -> dict[str, str]:
+    """MD5 of every file under the pipeline's cached outputs, by path."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+            for folder in ("data/raw", "data/interim", "data/processed", "models") for p in (root / folder).rglob("*")
+            if p.is_file()}
+
+
+def store_client(store):
+    import botocore.session
+
+    return botocore.session.get_session().create_client(
+        "s3", endpoint_url=store["endpoint"], region_name="us-east-1",
+        aws_access_key_id=store["env"]["AWS_ACCESS_KEY_ID"], aws_secret_access_key=store["env"]["AWS_SECRET_ACCESS_KEY"])
+
+
+def clone_with_store_remote(repo: Path, store, target: Path) -> Path:
+    sh(target.parent, "git", "clone", "-q", str(repo), str(target))
+    sh(target, sys.executable, "-m", "tools.object_store", "remote", "--endpoint", store["endpoint"])
+    return target
+
+
+@pytest.fixture
+def store_remote(repo, object_store, monkeypatch):
+    """The repo's default remote on the object store (in .dvc/config.local), and its credentials in the
+    environment; afterwards the repo's own local remote is the default again."""
+    for name, value in object_store["env"].items():
+        monkeypatch.setenv(name, value)
+    reset(repo)
+    sh(repo, sys.executable, "-m", "tools.object_store", "remote", "--endpoint", object_store["endpoint"])
+    try:
+        yield object_store
+    finally:
+        (repo / ".dvc/config.local").unlink()
+
+
+def test_push_to_the_object_store_and_pull_into_a_fresh_clone_gives_the_same_bytes(repo, store_remote, tmp_path):
+    """The DVC remote on S3 (SeaweedFS started by tools.object_store): push from one clone, pull into another;
+    nothing re-runs and every output has the same bytes. The remote's settings stay out of git."""
+    object_store = store_remote
+    assert "verify = true" in (repo / ".dvc/config.local").read_text()
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""  # config.local is git-ignored by DVC
+    dvc(repo, "push")
+    listed = store_client(object_store).list_objects_v2(Bucket="dvc", Prefix="cache/")
+    assert listed["KeyCount"] >= 10
+    clone = clone_with_store_remote(repo, object_store, tmp_path / "clone")
+    dvc(clone, "pull")
+    assert tracked_outputs(clone) == tracked_outputs(repo)
+    assert stages_run(dvc(clone, "repro").stdout) == set()
+    assert "Data and pipelines are up to date" in dvc(clone, "status").stdout
+    assert dvc(repo, "push").stdout.strip().endswith("Everything is up to date.")  # nothing uploaded twice
+
+
+def test_a_corrupted_object_in_the_store_fails_the_pull_with_verify_on(repo, store_remote, tmp_path):
+    """Under DVC's default (verify off) a corrupted object is pulled silently; the project's remote has verify
+    on, so the pull fails naming the file, and no corrupted model reaches the workspace."""
+    object_store = store_remote
+    dvc(repo, "push")
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model.keras")
+    key, client = f"cache/files/md5/{md5[:2]}/{md5[2:]}", store_client(object_store)
+    original = client.get_object(Bucket="dvc", Key=key)["Body"].read()
+    client.put_object(Bucket="dvc", Key=key, Body=original[:-100] + b"x" * 100)  # same size, other bytes
+    try:
+        clone = clone_with_store_remote(repo, object_store, tmp_path / "clone")
+        out = dvc(clone, "pull", check=False)
+        assert out.returncode != 0 and "Traceback" not in out.stderr
+        assert "Checkout failed for following targets" in out.stderr and "models/model.keras" in out.stderr
+        assert not (clone / "models/model.keras").exists()
+    finally:
+        client.put_object(Bucket="dvc", Key=key, Body=original)

@@ -110,7 +110,10 @@ def start(args) -> dict:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on host:port. SO_REUSEADDR, as the daemons themselves bind: the TIME-WAIT
+    connections of a cluster just stopped do not count as "in use"."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
