@@ -41,7 +41,7 @@ def run(name: str, params: dict, step: Steps) -> None:
         step("running")
         wants = inspect.signature(stage.main).parameters
         extra = {"step": step} if "step" in wants else {}
-        if "engine" in wants:  # a stage whose tasks an engine may run
+        if stage.ENGINE:  # a stage whose tasks an engine may run (declared, as dvc.yaml's `engine` param)
             engine = open_engine(params, name)
             try:
                 stage.main(params, engine, **extra)

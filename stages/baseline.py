@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.lib import catalog
 from stages.lib.files import atomic_path, write_json
 from stages.lib.metrics import binary_metrics, non_finite_keys, rounded
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET
 
-RAW_DIR, OUT_DIR = Path("data/raw"), Path("reports/baseline")
+READS = (catalog.RAW_REVIEWS, catalog.RAW_OOD)
+WRITES, ENGINE = (catalog.BASELINE_METRICS, catalog.BASELINE_PREDICTIONS), False
 MODELS = ("tfidf_logreg", "nbsvm")
 
 
@@ -113,21 +115,21 @@ def skip_reason(path: Path, limit: int | None) -> str | None:
 
 
 def main(params: dict, step=QUIET) -> None:
-    reason = skip_reason(RAW_DIR / "reviews.parquet", params["baseline"]["max_train_reviews"])
+    reason = skip_reason(catalog.RAW_REVIEWS.path, params["baseline"]["max_train_reviews"])
     if reason is not None:  # the outputs say so, and the stages after it and the PR report go on without them
-        write_json(OUT_DIR / "metrics.json", {"skipped": reason})
-        with atomic_path(OUT_DIR / "predictions.csv") as tmp:
+        write_json(catalog.BASELINE_METRICS.path, {"skipped": reason})
+        with atomic_path(catalog.BASELINE_PREDICTIONS.path) as tmp:
             tmp.write_text("id,label\n")
         print(f"baseline: skipped, {reason}")
         return
-    reviews = pd.read_parquet(RAW_DIR / "reviews.parquet")
-    ood = pd.read_parquet(RAW_DIR / "ood.parquet")
+    reviews = pd.read_parquet(catalog.RAW_REVIEWS.path)
+    ood = pd.read_parquet(catalog.RAW_OOD.path)
     metrics, predictions = run_baselines(reviews, ood, params, step)
     bad = non_finite_keys({k: v for k, v in metrics.items() if k != "best"})
     if bad:
         raise SystemExit(f"baseline: refusing to write non-finite metrics: {', '.join(bad)}")
-    write_json(OUT_DIR / "metrics.json", metrics)
-    with atomic_path(OUT_DIR / "predictions.csv") as tmp:
+    write_json(catalog.BASELINE_METRICS.path, metrics)
+    with atomic_path(catalog.BASELINE_PREDICTIONS.path) as tmp:
         predictions.to_csv(tmp, index=False, float_format="%.6f")
     print("baseline: " + "; ".join(
         f"{n} test accuracy {metrics[n]['test']['accuracy']:.4f}, ROC AUC {metrics[n]['test']['roc_auc']:.4f}"

@@ -9,16 +9,15 @@ Its output is `persist`, so a failing check leaves it as it was.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
+from stages.lib import catalog
 from stages.lib.files import write_json
 from stages.lib.params import load_params
 
-OUT = Path("data/params_check.json")
+READS, WRITES, ENGINE = (catalog.PARAMS,), (catalog.PARAMS_CHECK,), False
 
 
 def main(params: dict) -> None:
-    write_json(OUT, {"params.yaml": "valid"})
+    write_json(catalog.PARAMS_CHECK.path, {catalog.PARAMS.location: "valid"})
 
 
 if __name__ == "__main__":

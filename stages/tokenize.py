@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 
 from stages.engines.local import LOCAL
+from stages.lib import catalog
 from stages.lib.arrays import BLOCK_ROWS, NpyWriter, open_parquet, parquet_row_count, parquet_rows
 from stages.lib.files import atomic_dir, scratch_dir, write_json, write_lines
 from stages.lib.params import load_params
-from stages.lib.ragged import SPLITS, block_ranges
+from stages.lib.ragged import SPLITS, block_ranges, part as ragged_part
 from stages.lib.text import Codebook, encode, tokenize
 
-RAW_DIR, OUT_DIR = Path("data/raw"), Path("data/interim")
-REPORT = Path("reports/tokenize.json")
+READS, WRITES, ENGINE = (catalog.RAW_REVIEWS, catalog.RAW_OOD), (catalog.INTERIM, catalog.TOKENIZE_REPORT), True
 FIT_AT = (20, 50, 100, 200, 400)
 CODE = np.dtype(np.int32)
 
@@ -60,7 +60,7 @@ def coded_rows(path: str, rows: tuple[int, int]) -> list[tuple[str, np.ndarray, 
 
 def review_tasks(rows: int = BLOCK_ROWS) -> list[tuple[str, tuple[int, int]]]:
     """(file, rows) of data/raw in file order: reviews.parquet, then ood.parquet."""
-    files = [str((RAW_DIR / name).resolve()) for name in ("reviews.parquet", "ood.parquet")]
+    files = [str(artefact.path.resolve()) for artefact in (catalog.RAW_REVIEWS, catalog.RAW_OOD)]
     return [(path, block) for path in files for block in block_ranges(parquet_row_count(path), rows)]
 
 
@@ -91,19 +91,19 @@ class SplitCodes:
 def write_split(out: Path, split: str, codes: SplitCodes, id_of_code: np.ndarray) -> dict:
     """Map a split's codes to ids and write its .npy files; returns figures for the report."""
     figures = {"tokens": 0, "oov": 0}
-    with NpyWriter(out / f"{split}_ids.npy", (codes.tokens,), np.int32) as w:
+    with NpyWriter(ragged_part(out, split, "ids"), (codes.tokens,), np.int32) as w:
         for block in codes.blocks("codes", CODE):
             ids = id_of_code[block]
             figures["oov"] += int((ids == 1).sum())
             w.write(ids)
     figures["tokens"] = codes.tokens
-    with NpyWriter(out / f"{split}_offsets.npy", (codes.rows + 1,), np.int64) as w:
+    with NpyWriter(ragged_part(out, split, "offsets"), (codes.rows + 1,), np.int64) as w:
         w.write(np.zeros(1, np.int64))
         end = 0
         for lengths in codes.blocks("lengths", np.int64):
             w.write(end + np.cumsum(lengths))
             end += int(lengths.sum())
-    with NpyWriter(out / f"{split}_labels.npy", (codes.rows,), np.int32) as w:
+    with NpyWriter(ragged_part(out, split, "labels"), (codes.rows,), np.int32) as w:
         for block in codes.blocks("labels", np.int32):
             w.write(block)
     return figures
@@ -145,16 +145,17 @@ def _coded_rows(task: tuple[str, tuple[int, int]]):
 
 def main(params: dict, engine=LOCAL) -> None:
     # Two temporary folders beside data/interim with different names: one's cleanup must not remove the other.
-    with scratch_dir(OUT_DIR.with_name("interim-codes"), output=OUT_DIR) as scratch, atomic_dir(OUT_DIR) as tmp:
+    interim = catalog.INTERIM.path
+    with scratch_dir(interim.with_name("interim-codes"), output=interim) as scratch, atomic_dir(interim) as tmp:
         splits = {split: SplitCodes(scratch, split) for split in SPLITS}
         vocabulary, id_of_code = code_splits(params, splits, engine)
         for codes in splits.values():
             codes.close()
-        write_lines(tmp / "vocab.txt", vocabulary)
+        write_lines(catalog.VOCABULARY.within(catalog.INTERIM, tmp), vocabulary)
         figures = {split: write_split(tmp, split, codes, id_of_code) for split, codes in splits.items()}
         train_lengths = np.fromfile(splits["train"].paths["lengths"], dtype=np.int64)
     report = length_report(len(vocabulary), train_lengths, figures)
-    write_json(REPORT, report)
+    write_json(catalog.TOKENIZE_REPORT.path, report)
     print(f"tokenize: {len(vocabulary)} ids, train coverage {report['train_token_coverage']:.3f}, "
           f"test OOV {report['test_oov_rate']}, median review {report['review_tokens']['p50']} tokens")
 

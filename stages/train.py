@@ -11,10 +11,10 @@ import json
 import math
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
+from stages.lib import catalog
 from stages.lib.files import atomic_dir, write_json
 from stages.lib.arrays import as_rows
 from stages.lib.keras_files import save_keras_reproducibly
@@ -22,10 +22,9 @@ from stages.lib.loop import build_for_training, fit
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET
 
-PADDED_DIR = Path("data/processed/padded")
-MATRIX = Path("data/processed/embedding_matrix.npy")
-MODEL = Path("models/model.keras")
-LIVE_DIR = Path("reports/train")
+READS = (catalog.PADDED_X, catalog.PADDED_Y, catalog.EMBEDDING_MATRIX)
+WRITES, ENGINE = (catalog.MODEL, catalog.TRAIN_METRICS, catalog.TRAIN_PLOTS), False
+LIVE_DIR = catalog.TRAIN_METRICS.path.parent  # DVCLive's folder: the metrics and the plots, written whole
 
 
 def split_train_validation(n: int, validation_split: float, max_train_samples: int | None, seed: int):
@@ -160,8 +159,8 @@ def main(params: dict, step=QUIET) -> None:
 
     from stages.lib.models import NonFiniteLossError  # imports Keras
 
-    x, y = PADDED_DIR / "train_x.npy", np.load(PADDED_DIR / "train_y.npy")  # x is read from disk, batch by batch
-    matrix = np.load(MATRIX)
+    x, y = catalog.PADDED_X.of("train"), np.load(catalog.PADDED_Y.of("train"))  # x is read batch by batch
+    matrix = np.load(catalog.EMBEDDING_MATRIX.path)
     if not is_chief():  # another machine of a multi_worker run: it trains its share, the chief writes the outputs
         _, history = train(params, x, y, matrix, step=step)
         print(f"train: worker done after {len(history['loss'])} epochs; the chief writes the model")
@@ -174,10 +173,11 @@ def main(params: dict, step=QUIET) -> None:
             model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)], step=step)
         except NonFiniteLossError as e:
             raise SystemExit(f"train: stopped, {e}; no model was written. Try a lower train.learning_rate, "
-                             "and look for reviews without any token in reports/validation/features.md") from None
+                             "and look for reviews without any token in validate_features' report") from None
         best = best_epoch_metrics(history, early_stopping=params["train"]["patience"] is not None)
-        write_json(live_dir / "metrics.json", best)  # DVCLive wrote the last epoch's; the model is the best's
-        save_keras_reproducibly(model, MODEL)
+        # DVCLive wrote the last epoch's; the model is the best's
+        write_json(live_dir / catalog.TRAIN_METRICS.path.name, best)
+        save_keras_reproducibly(model, catalog.MODEL.path)
     best = best["step"]
     print(f"train: {params['train']['model']}, {len(history['loss'])} epochs, best epoch {best + 1}: "
           f"val_loss {history['val_loss'][best]:.4f}, val_accuracy {history['val_accuracy'][best]:.4f}")

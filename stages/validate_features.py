@@ -16,15 +16,16 @@ import numpy as np
 import pandas as pd
 
 from stages.engines.local import LOCAL
+from stages.lib import catalog
 from stages.lib.arrays import block_rows, npy_rows, read_rows
 from stages.lib.files import read_json
 from stages.lib.params import load_params
 from stages.lib.ragged import SPLITS
 from stages.lib.validation import loosen
 
-PADDED_DIR = Path("data/processed/padded")
-MATRIX = Path("data/processed/embedding_matrix.npy")
-REPORT = Path("reports/validation/features")
+READS = (catalog.PADDED_X, catalog.PADDED_Y, catalog.EMBEDDING_MATRIX, catalog.EMBEDDING_REPORT,
+         catalog.TOKENIZE_REPORT)
+WRITES, ENGINE = (catalog.VALIDATION_FEATURES, catalog.VALIDATION_FEATURES_MD), True
 VALIDATION_ROWS = block_rows(50_000)  # reviews per Great Expectations batch; results are combined into one report
 
 
@@ -109,10 +110,11 @@ def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, voc
 def main(params: dict, engine=LOCAL) -> None:
     from stages.lib.validation import write_reports  # imports pandas; Great Expectations when it runs
 
-    arrays = {split: (PADDED_DIR / f"{split}_x.npy", PADDED_DIR / f"{split}_y.npy") for split in SPLITS}
-    results = validate(params, arrays, np.load(MATRIX), read_json("reports/embedding.json"),
-                       read_json("reports/tokenize.json")["vocab_size"], engine=engine)
-    if not write_reports(REPORT, results, "Feature validation"):
+    arrays = {split: (catalog.PADDED_X.of(split), catalog.PADDED_Y.of(split)) for split in SPLITS}
+    results = validate(params, arrays, np.load(catalog.EMBEDDING_MATRIX.path), read_json(catalog.EMBEDDING_REPORT.path),
+                       read_json(catalog.TOKENIZE_REPORT.path)["vocab_size"], engine=engine)
+    if not write_reports(catalog.VALIDATION_FEATURES.path, catalog.VALIDATION_FEATURES_MD.path, results,
+                         "Feature validation"):
         sys.exit(1)
 
 

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import sys
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from stages.engines.local import LOCAL
+from stages.lib import catalog
 from stages.lib.arrays import block_rows, hashes_of, parquet_row_count, parquet_rows
 from stages.lib.files import read_json, read_lines
 from stages.lib.params import load_params
 from stages.lib.validation import EXAMPLES, loosen
 
-RAW_DIR = Path("data/raw")
+READS = (catalog.RAW_MANIFEST, catalog.GLOVE_VECTORS, catalog.GLOVE_WORDS, catalog.RAW_REVIEWS, catalog.RAW_OOD)
+WRITES, ENGINE = (catalog.VALIDATION_RAW, catalog.VALIDATION_RAW_MD), True
 VALIDATION_ROWS = block_rows(50_000)  # reviews per Great Expectations batch; results are combined into one report
-REPORT = Path("reports/validation/raw")
 
 
 def review_checks_frame(reviews: pd.DataFrame, texts_in_both: np.ndarray) -> pd.DataFrame:
@@ -257,12 +257,12 @@ def ood_expectations(manifest: dict) -> list:
 def main(params: dict, engine=LOCAL) -> None:
     from stages.lib.validation import write_reports  # imports pandas; Great Expectations when it runs
 
-    manifest = read_json(RAW_DIR / "manifest.json")
-    vectors = np.load(RAW_DIR / "glove.npy", mmap_mode="r")
-    words = read_lines(RAW_DIR / "glove_words.txt")
-    reviews, ood = (str((RAW_DIR / name).resolve()) for name in ("reviews.parquet", "ood.parquet"))
+    manifest = read_json(catalog.RAW_MANIFEST.path)
+    vectors = np.load(catalog.GLOVE_VECTORS.path, mmap_mode="r")
+    words = read_lines(catalog.GLOVE_WORDS.path)
+    reviews, ood = (str(artefact.path.resolve()) for artefact in (catalog.RAW_REVIEWS, catalog.RAW_OOD))
     results = validate(params, manifest, reviews, ood, words, vectors, engine=engine)
-    if not write_reports(REPORT, results, f"Raw data validation of {inputs_named(manifest)}"):
+    if not write_reports(catalog.VALIDATION_RAW.path, catalog.VALIDATION_RAW_MD.path, results, f"Raw data validation of {inputs_named(manifest)}"):
         sys.exit(1)
 
 

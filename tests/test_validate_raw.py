@@ -46,7 +46,7 @@ def test_corrupted_reviews_fail_with_each_problem_named(default_params, clean, t
     bad.loc[6, "text"] = bad.loc[0, "text"]        # a train text (r0) also in test (r6)
     manifest = build_manifest("local", {}, reviews, ood, words, vectors)
     results = validate(default_params, manifest, bad, ood, words, vectors)
-    assert not write_reports(tmp_path / "raw", results, "Raw data validation")
+    assert not write_reports(tmp_path / "raw.json", tmp_path / "raw.md", results, "Raw data validation")
 
     failed = {(c["expectation"], c["column"]): c for r in results for c in r["checks"] if not c["success"]}
     assert failed[("expect_column_values_to_not_be_null", "text")]["unexpected_count"] == 1

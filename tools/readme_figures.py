@@ -282,12 +282,14 @@ def problems_handled() -> str:
         importlib.import_module(module)
     from tests.handled import CASES, CLASSES
 
-    modules = sorted({m for _, _, m in CASES})
-    lines = [f"Classes of problems handled this way: {len(CASES)} cases, each caused for real by a test "
+    order = [m.removeprefix("tests.") for m in HANDLED_BY]
+    cases = sorted(CASES, key=lambda c: order.index(c[2]))  # the same page whatever order the tests were imported in
+    modules = sorted({m for _, _, m in cases})
+    lines = [f"Classes of problems handled this way: {len(cases)} cases, each caused for real by a test "
              f"({', '.join(f'`tests/{m}.py`' for m in modules)}), which checks the exit status, the message, "
              "that no traceback and no temporary is left, and that nothing was half-written:", ""]
     for group, description in CLASSES.items():
-        names = [name for g, name, _ in CASES if g == group]
+        names = [name for g, name, _ in cases if g == group]
         if names:
             lines.append(f"- **{group}**: {description}. Cases: {', '.join(names)}.")
     return "\n".join(lines)

@@ -14,9 +14,10 @@ from typing import Any
 import yaml
 
 from stages.engines import ENGINES
+from stages.lib.catalog import EXTERNAL, PARAMS
 
-PARAMS_FILE = Path("params.yaml")
-LOCAL_DIR = "data/external"  # where a user's own input files live (a dependency of `download`)
+PARAMS_FILE = PARAMS.path
+LOCAL_DIR = EXTERNAL.location  # where a user's own input files live (a dependency of `download`)
 
 
 class ParamsError(ValueError):

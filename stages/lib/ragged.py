@@ -11,24 +11,30 @@ from typing import Iterator
 import numpy as np
 
 from stages.lib.arrays import BLOCK_ROWS, npy_rows, read_rows
+from stages.lib.catalog import SPLITS, TOKEN_IDS, TOKEN_LABELS, TOKEN_OFFSETS
 from stages.lib.files import save_npy
 
-SPLITS = ("train", "test", "ood")
+PARTS = {"ids": TOKEN_IDS, "offsets": TOKEN_OFFSETS, "labels": TOKEN_LABELS}  # the catalog's file of each part
+
+
+def part(folder: Path | str, split: str, name: str) -> Path:
+    """The file of one part of a split in `folder` (data/interim, or a temporary folder that becomes it)."""
+    return Path(folder) / PARTS[name].of(split).name
 
 
 def save_ragged(folder: Path, split: str, ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray) -> None:
-    save_npy(folder / f"{split}_ids.npy", ids.astype(np.int32))
-    save_npy(folder / f"{split}_offsets.npy", offsets.astype(np.int64))
-    save_npy(folder / f"{split}_labels.npy", labels.astype(np.int32))
+    save_npy(part(folder, split, "ids"), ids.astype(np.int32))
+    save_npy(part(folder, split, "offsets"), offsets.astype(np.int64))
+    save_npy(part(folder, split, "labels"), labels.astype(np.int32))
 
 
 def load_ragged(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The whole split in memory (tests and small data); stages use iter_ragged."""
-    return tuple(np.load(folder / f"{split}_{part}.npy") for part in ("ids", "offsets", "labels"))
+    return tuple(np.load(part(folder, split, name)) for name in ("ids", "offsets", "labels"))
 
 
 def ragged_rows(folder: Path, split: str) -> int:
-    return npy_rows(folder / f"{split}_labels.npy")
+    return npy_rows(part(folder, split, "labels"))
 
 
 def iter_ragged(folder: Path, split: str, rows: int = BLOCK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -46,7 +52,6 @@ def block_ranges(n: int, rows: int = BLOCK_ROWS) -> list[tuple[int, int]]:
 
 def ragged_block(folder: Path, split: str, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, offsets from 0, labels) of reviews start..stop-1 of a split, read from disk."""
-    folder = Path(folder)
-    offsets = read_rows(folder / f"{split}_offsets.npy", start, stop + 1)
-    ids = read_rows(folder / f"{split}_ids.npy", int(offsets[0]), int(offsets[-1]))
-    return ids, offsets - offsets[0], read_rows(folder / f"{split}_labels.npy", start, stop)
+    offsets = read_rows(part(folder, split, "offsets"), start, stop + 1)
+    ids = read_rows(part(folder, split, "ids"), int(offsets[0]), int(offsets[-1]))
+    return ids, offsets - offsets[0], read_rows(part(folder, split, "labels"), start, stop)

@@ -266,14 +266,14 @@ def failure_summary(results: list[dict], text=_line) -> str:
     return "\n".join(out)
 
 
-def write_reports(prefix: Path | str, results: list[dict], title: str) -> bool:
-    """Write <prefix>.json and <prefix>.md; print a summary; return True when every suite passed."""
-    prefix = Path(prefix)
+def write_reports(json_path: Path | str, md_path: Path | str, results: list[dict], title: str) -> bool:
+    """Write the results (JSON) and the report to read (Markdown); print a summary; return True when every suite
+    passed."""
     ok = all(r["success"] for r in results)
-    write_json(prefix.with_suffix(".json"), {"success": ok, "suites": results})
-    write_text(prefix.with_suffix(".md"), render_markdown(results, title))
+    write_json(json_path, {"success": ok, "suites": results})
+    write_text(md_path, render_markdown(results, title))
     if ok:
-        print(f"{title}: all {sum(len(r['checks']) for r in results)} checks passed -> {prefix}.md")
+        print(f"{title}: all {sum(len(r['checks']) for r in results)} checks passed -> {md_path}")
     else:
-        print(f"{title}: FAILED, see {prefix}.md\n{failure_summary(results)}", file=sys.stderr)
+        print(f"{title}: FAILED, see {md_path}\n{failure_summary(results)}", file=sys.stderr)
     return ok
