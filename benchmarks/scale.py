@@ -221,7 +221,8 @@ def compare_engines(args, reviews) -> None:
         if not corpus.exists():
             os.link(local / "data/external" / name, corpus)
         params = yaml.safe_load((local / "params.yaml").read_text())
-        params["engine"] = {"name": "spark", "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60}}
+        params["engine"] = {"name": "spark", "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60,
+                                                      "storage": None, "storage_timeout": 60}}
         (spark / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         rows = {}
         for stage in SPARK_STAGES:

@@ -36,6 +36,7 @@ from stages.lib.local_files import (CHUNK_ROWS, FORMATS, SourceError, check_file
                                     iter_local_reviews, parse_labels)
 from stages.lib.params import load_params
 from stages.lib.ragged import block_ranges
+from stages.lib.storage import join, open_input
 
 READS, WRITES, ENGINE = (catalog.EXTERNAL,), (catalog.RAW,), True
 PYPI_FILES = catalog.PACKAGED_FILES
@@ -105,22 +106,27 @@ def no_ood_reviews() -> pd.DataFrame:
                          "label": pd.Series([], dtype="int64")})
 
 
-def imdb_files(root: Path) -> list[tuple[str, str, int, str]]:
-    """(id, path, label, split) of every labelled review of an extracted aclImdb tree, in the order written."""
-    entries = []
+def imdb_files(root: Path, engine=LOCAL) -> list[tuple[str, str, int, str]]:
+    """(id, path, label, split) of every labelled review of an extracted aclImdb tree, in the order written; the
+    paths are where the engine's tasks read them (`engine.input`)."""
+    entries, base = [], engine.input(root / "aclImdb")
     for split in ("train", "test"):
         for polarity, label in (("neg", 0), ("pos", 1)):
             folder = root / "aclImdb" / split / polarity
             files = sorted(folder.glob("*.txt"), key=lambda p: int(p.stem.split("_")[0]))
             if not files:
                 raise SourceError(f"{folder}: no reviews found (is this the aclImdb_v1 layout?)")
-            entries += [(f"{split}/{polarity}/{p.stem}", str(p), label, split) for p in files]
+            entries += [(f"{split}/{polarity}/{p.stem}", str(join(base, f"{split}/{polarity}/{p.name}")), label, split)
+                        for p in files]
     return entries
 
 
 def read_imdb_files(entries: list[tuple[str, str, int, str]]) -> pd.DataFrame:
     """The reviews of imdb_files entries: id, text, label, split."""
-    rows = [(id_, Path(path).read_text(encoding="utf-8"), label, split) for id_, path, label, split in entries]
+    rows = []
+    for id_, path, label, split in entries:
+        with open_input(path) as f:
+            rows.append((id_, f.read().decode("utf-8"), label, split))
     return pd.DataFrame(rows, columns=["id", "text", "label", "split"])
 
 
@@ -156,7 +162,7 @@ def from_stanford(params: dict, engine=LOCAL):
     if not (glove_dir / glove_member).exists():
         raise SourceError(f"{glove_archive}: has no member {glove_member}")
 
-    entries = imdb_files(imdb_dir.resolve())  # read by tasks of IMDB_FILES_PER_TASK files each
+    entries = imdb_files(imdb_dir.resolve(), engine)  # read by tasks of IMDB_FILES_PER_TASK files each
     reviews = pa.concat_tables(engine.map(partial(read_imdb_table, entries), block_ranges(len(entries),
                                                                                          IMDB_FILES_PER_TASK)))
     words, vectors = read_glove_text(glove_dir / glove_member, dim)
@@ -207,7 +213,7 @@ class ParquetReviews:
     needs); the chunks are the local reader's, so the written file is the same, byte for byte."""
 
     def __init__(self, path: Path, engine):
-        self.resolved, self.shown, self.engine = str(Path(path).resolve()), Path(path), engine  # shown: as named
+        self.resolved, self.shown, self.engine = engine.input(path), Path(path), engine  # shown: as named
         self.tasks = block_ranges(parquet_row_count(path), CHUNK_ROWS)
 
     def hashes_and_labels(self):

@@ -45,7 +45,7 @@ def pad_block(folder: str, split: str, maxlen: int, padding: str, truncating: st
 
 def main(params: dict, engine=LOCAL) -> None:
     maxlen, cfg = params["maxlen"], params["pad"]
-    folder = str(catalog.INTERIM.path.resolve())  # tasks may run in another process, in another folder
+    folder = engine.input(catalog.INTERIM.path)  # tasks may run in another process, folder or machine
     with atomic_dir(catalog.PADDED.path) as tmp:
         for split in SPLITS:
             n = ragged_rows(catalog.INTERIM.path, split)

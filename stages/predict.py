@@ -25,7 +25,9 @@ import errno
 import functools
 import json
 import os
+import shutil
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -42,6 +44,7 @@ from stages.lib.keras_files import load_model
 from stages.lib.params import PARAMS_FILE, load_params
 from stages.lib.progress import Steps, bar as progress_bar
 from stages.lib.provenance import model_origin
+from stages.lib.storage import is_remote, open_input
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -257,12 +260,25 @@ def score_table(model, texts: list[str], first_row: int, threshold: float, ids: 
 _LOADED: dict = {}  # the model of each path, loaded once per process (an executor scores many tasks)
 
 
+def local_copy(path: str) -> Path:
+    """A model on the engine's storage, copied once into this process's temporary folder (Keras opens files by
+    path); a local path as it is."""
+    if not is_remote(path):
+        return Path(path)
+    target = Path(tempfile.gettempdir()) / f"predict-{path.rsplit('/', 2)[-2]}.keras"  # its content key
+    if not target.exists():
+        with open_input(path) as source, open(f"{target}.part", "wb") as sink:
+            shutil.copyfileobj(source, sink, 8 << 20)
+        os.replace(f"{target}.part", target)
+    return target
+
+
 def score_rows(model_path: str, path: str, threshold: float, batch_size: int, task: tuple[int, int]):
     """Scores of rows start..stop-1 of a Parquet file (one task of --out), read and scored a batch at a time."""
     import pyarrow as pa  # pyarrow: not needed by the NumPy-only stages
 
     if model_path not in _LOADED:
-        _LOADED[model_path] = load(Path(model_path))
+        _LOADED[model_path] = load(local_copy(model_path))
     start, stop = task
     names = open_parquet(path).schema_arrow.names
     parts = []
@@ -296,9 +312,9 @@ def score_to_parquet(args) -> None:
     origin = model_origin(args.model)
     say(f"scoring {n:,} reviews of {args.file} with {args.model}" + (f", {origin}," if origin else "") +
         f" in {len(tasks)} task(s) on the {args.engine} engine")
-    fn = functools.partial(score_rows, str(args.model.resolve()), str(args.file.resolve()), args.threshold,
-                           args.batch_size)
     engine = open_engine(engine_params(args), "predict")
+    fn = functools.partial(score_rows, engine.input(args.model), engine.input(args.file), args.threshold,
+                           args.batch_size)
     bar = progress_bar(n, "predict", " reviews", when=True)
     try:
         with atomic_path(args.out) as tmp:
@@ -319,7 +335,7 @@ def score_to_parquet(args) -> None:
 def engine_params(args) -> dict:
     """engine.* of params.yaml (the project's Spark settings), with --engine and --master on top."""
     engine = load_params()["engine"] if Path(PARAMS_FILE).exists() else {
-        "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60}}
+        "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60, "storage": None, "storage_timeout": 60}}
     spark = {**engine["spark"], **({"master": args.master} if args.master else {})}
     return {"engine": {"name": args.engine, "spark": spark}}
 

@@ -58,9 +58,9 @@ def coded_rows(path: str, rows: tuple[int, int]) -> list[tuple[str, np.ndarray, 
     return out
 
 
-def review_tasks(rows: int = BLOCK_ROWS) -> list[tuple[str, tuple[int, int]]]:
-    """(file, rows) of data/raw in file order: reviews.parquet, then ood.parquet."""
-    files = [str(artefact.path.resolve()) for artefact in (catalog.RAW_REVIEWS, catalog.RAW_OOD)]
+def review_tasks(rows: int = BLOCK_ROWS, engine=LOCAL) -> list[tuple[str, tuple[int, int]]]:
+    """(file, rows) of data/raw in file order: reviews.parquet, then ood.parquet, where the tasks read them."""
+    files = [engine.input(artefact.path) for artefact in (catalog.RAW_REVIEWS, catalog.RAW_OOD)]
     return [(path, block) for path in files for block in block_ranges(parquet_row_count(path), rows)]
 
 
@@ -129,7 +129,7 @@ def code_splits(params: dict, splits: dict[str, SplitCodes], engine=LOCAL) -> tu
     """Every task's codes made corpus-wide here, in task order, and the training tokens counted: the vocabulary
     comes from the same merge whichever engine tokenized. Returns (vocabulary, id of each code)."""
     book = Codebook()
-    for parts in engine.map(_coded_rows, review_tasks()):
+    for parts in engine.map(_coded_rows, review_tasks(engine=engine)):
         for split, codes, uniques, offsets, labels in parts:
             codes = book.merge(codes, uniques)
             if split == "train":

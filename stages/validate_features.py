@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,8 +95,8 @@ def validate(params: dict, arrays: dict, matrix: np.ndarray, coverage: dict, voc
     for split, (x, y) in arrays.items():
         n, n_labels = ((len(x), len(y)) if isinstance(x, np.ndarray) else (npy_rows(x), npy_rows(y)))
         if n or split != "ood":
-            if not isinstance(x, np.ndarray):  # tasks may run in another process or working directory
-                x, y = str(Path(x).resolve()), str(Path(y).resolve())
+            if not isinstance(x, np.ndarray):  # tasks may run in another process, folder or machine
+                x, y = engine.input(x), engine.input(y)
             # at least one block, so an empty split is still checked (and fails its row count)
             results.append(run_suite_tasks(f"padded_{split}", engine, partial(block_frame, x, y, rows),
                                            range(0, max(n, 1), rows), rows_expectations(params, n_labels, vocab_size),

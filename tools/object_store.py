@@ -88,6 +88,20 @@ def client(endpoint: str, key: str, secret: str, timeout: float = 10):
         config=config)
 
 
+def spawn(args) -> subprocess.Popen:
+    """`weed server` with its S3 gateway on args.port and its internal services on free ports of args.host."""
+    ports = {name: free_port(args.host) for name in ("master", "master.grpc", "volume", "volume.grpc", "filer",
+                                                     "filer.grpc", "s3.grpc")}
+    command = [str(weed()), "server", f"-dir={(SCRATCH / 'data').resolve()}", f"-ip={args.host}",
+               f"-ip.bind={args.host}", "-s3", f"-s3.port={args.port}", f"-s3.config={IDENTITY.resolve()}",
+               "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false", "-volume.max=0",
+               *(f"-{name.replace('.grpc', '.port.grpc') if '.grpc' in name else name + '.port'}={port}"
+                 for name, port in ports.items())]
+    with open(LOG, "ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=SCRATCH)
+
+
 def start(args) -> dict:
     if STATE.exists() and alive(json.loads(STATE.read_text())["pid"]):
         raise SystemExit(f"object_store: a store is already running ({STATE}); `python -m tools.object_store stop` "
@@ -102,25 +116,21 @@ def start(args) -> dict:
         "name": "project", "credentials": [{"accessKey": key, "secretKey": secret}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, indent=2) + "\n")
     IDENTITY.chmod(0o600)
-    ports = {name: free_port(args.host) for name in ("master", "master.grpc", "volume", "volume.grpc", "filer",
-                                                     "filer.grpc", "s3.grpc")}
-    command = [str(weed()), "server", f"-dir={(SCRATCH / 'data').resolve()}", f"-ip={args.host}",
-               f"-ip.bind={args.host}", "-s3", f"-s3.port={args.port}", f"-s3.config={IDENTITY.resolve()}",
-               "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false", "-volume.max=0",
-               *(f"-{name.replace('.grpc', '.port.grpc') if '.grpc' in name else name + '.port'}={port}"
-                 for name, port in ports.items())]
-    with open(LOG, "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=SCRATCH)
     endpoint = f"http://{args.host}:{args.port}"
     deadline = time.monotonic() + args.timeout
-    while not answers(endpoint):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_pids([process.pid])
-            tail = "\n".join(LOG.read_text(errors="replace").splitlines()[-10:])
+    for attempt in range(3):  # an internal port taken between choosing and binding it: choose again
+        logged = LOG.stat().st_size if LOG.exists() else 0
+        process = spawn(args)
+        while not answers(endpoint) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if process.poll() is None and answers(endpoint):
+            break
+        stop_pids([process.pid], grace=5)
+        this_run = LOG.read_bytes()[logged:].decode(errors="replace")
+        tail = "\n".join(line for line in this_run.splitlines() if line[:1] in "EF")[-5:] or this_run[-2000:]
+        if "address already in use" not in this_run or attempt == 2:
             raise SystemExit(f"object_store: the S3 gateway did not answer at {endpoint} within {args.timeout:g} s; "
                              f"the end of {LOG}:\n{tail}")
-        time.sleep(0.3)
     state = {"pid": process.pid, "endpoint": endpoint, "bucket": args.bucket, "data": str(SCRATCH / "data")}
     STATE.write_text(json.dumps(state, indent=2) + "\n")
     make_bucket(endpoint, args.bucket, key, secret, deadline)

@@ -6,6 +6,9 @@ runner, or Kedro's nodes for theirs).
         name: str
         def map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[R]: ...
             # fn(task) for every task, results in task order, one at a time (a generator)
+        def input(self, path) -> str: ...
+            # where a task reads the driver's file or folder `path`: its absolute path, or a copy on the
+            # engine's storage (an s3:// address) that stages.lib.arrays and stages.lib.storage read
         def close(self) -> None: ...
 
 `fn` must be picklable: a top-level function, or `functools.partial` of one with picklable arguments (no

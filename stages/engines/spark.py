@@ -7,8 +7,10 @@ results travel. Nothing here knows a stage: the functions come from the stage, a
 is imported here. The driver writes the outputs with the stage's own writers, so they are the local engine's
 bytes.
 
-Executors read inputs by path, so on a real cluster the project folder (or data/) must be on storage every
-node sees; the README's "Scaling out" says how.
+Executors read inputs where `input` says: by the driver's path (engine.spark.storage null: the project folder
+must then be on a disk every node sees), or from S3 (`engine.spark.storage: s3://bucket/prefix`), where the
+driver stages each input, keyed by its content (stages/lib/storage.py); the executors get the standard AWS
+variables of the driver's environment through `spark.executorEnv` (Spark redacts the secret in its logs and UI).
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from stages.lib.storage import Storage, StorageError
+
 
 # Settings that keep small and local runs quick and quiet; engine.spark.conf overrides any of them.
 DEFAULT_CONF = {
@@ -39,6 +43,7 @@ DEFAULT_CONF = {
 
 
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+STORAGE_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
 
 
 def check_installed() -> None:
@@ -71,6 +76,9 @@ def spark_session(params: dict, app: str):
         # more start-up than it wins back (a session started in 2.0 s instead of 2.4 s here)
         java += " -XX:TieredStopAtLevel=1"
     conf = {**DEFAULT_CONF, "spark.driver.extraJavaOptions": java, **cfg["conf"]}
+    if cfg.get("storage"):  # the executors read the staged inputs with the driver's endpoint and credentials
+        conf.update({f"spark.executorEnv.{name}": os.environ[name] for name in STORAGE_VARIABLES
+                     if os.environ.get(name)})
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no warning about this host's address
     elif master.startswith("spark://"):
@@ -159,7 +167,20 @@ class Engine:
 
     def __init__(self, params: dict, stage: str):
         check_installed()  # before the stage reads anything: a missing pyspark is the first thing said
-        self.params, self.stage, self._session = params, stage, None
+        self.params, self.stage, self._session, self._storage = params, stage, None, None
+
+    def input(self, path) -> str:
+        """The driver's path, or with engine.spark.storage its copy there (uploaded once per content)."""
+        cfg = self.params["engine"]["spark"]
+        if not cfg.get("storage"):
+            return str(Path(path).resolve())
+        try:
+            if self._storage is None:
+                self._storage = Storage(cfg["storage"], cfg.get("storage_timeout", 60))
+            return self._storage.put(path)
+        except StorageError as error:
+            self.close()
+            raise SystemExit(str(error)) from None
 
     @property
     def session(self):

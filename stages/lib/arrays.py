@@ -12,6 +12,8 @@ from typing import Iterator
 
 import numpy as np
 
+from stages.lib.storage import filesystem, is_remote, open_input
+
 
 def block_rows(default: int) -> int:
     """Rows a stage handles at a time. PIPELINE_BLOCK_ROWS overrides every stage's default: the outputs must
@@ -29,7 +31,7 @@ BLOCK_ROWS = block_rows(16384)  # rows per block: a few tens of MB for padded re
 
 def npy_layout(path: Path | str) -> tuple[tuple[int, ...], np.dtype, int]:
     """(shape, dtype, offset of the data) of a C-ordered .npy file, read from its header only."""
-    with open(path, "rb") as f:
+    with open_input(path) as f:  # a local file, or one on the engine's storage
         version = np.lib.format.read_magic(f)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(f)
@@ -48,7 +50,13 @@ def read_rows(path: Path | str, start: int, stop: int) -> np.ndarray:
     stop = min(stop, shape[0])
     row = int(np.prod(shape[1:], dtype=np.int64))
     count = max(0, stop - start) * row
-    out = np.fromfile(path, dtype=dtype, count=count, offset=offset + start * row * dtype.itemsize)
+    first = offset + start * row * dtype.itemsize
+    if is_remote(path):  # a range of bytes of an object on the engine's storage
+        with open_input(path) as f:
+            f.seek(first)
+            out = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype).copy()
+    else:
+        out = np.fromfile(path, dtype=dtype, count=count, offset=first)
     return out.reshape((-1, *shape[1:]))
 
 
@@ -133,7 +141,8 @@ def open_parquet(path: Path | str):
     reviews of one row group in batches, measured here."""
     import pyarrow.parquet as pq  # pyarrow: not needed by the NumPy-only stages
 
-    return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    source = filesystem().open_input_file(str(path)[5:]) if is_remote(path) else path  # s3://: the engine's storage
+    return pq.ParquetFile(source, pre_buffer=False, buffer_size=1 << 20)
 
 
 def parquet_frames(path: Path | str, rows: int = BLOCK_ROWS, columns: list[str] | None = None):
@@ -164,7 +173,9 @@ def parquet_rows(path: Path | str, start: int, stop: int, columns: list[str] | N
     The file is read as a stream from the row group that holds `start`. The stream is kept, so the next call
     that starts where this one stopped (tasks walking a file in order, as the local engine runs them) goes on
     reading it: each row group is read once, a batch at a time, as iter_batches reads a whole file."""
-    key = (str(Path(path).resolve()), os.stat(path).st_mtime_ns, tuple(columns or ()))
+    # an address on the storage is keyed by content, so it never changes; a local file may
+    key = ((str(path), 0) if is_remote(path) else (str(Path(path).resolve()), os.stat(path).st_mtime_ns)) + (
+        tuple(columns or ()),)
     cursor = _CURSOR.get(key)
     if cursor is None or cursor.position != start:
         _CURSOR.clear()  # one stream at a time

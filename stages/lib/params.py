@@ -144,6 +144,21 @@ class SparkMaster(Text):
         return value
 
 
+class S3Url(Text):
+    """null, or an s3://bucket/prefix address."""
+
+    def __init__(self):
+        super().__init__(nullable=True)
+
+    def __call__(self, key: str, value: Any) -> Any:
+        if super().__call__(key, value) is None:
+            return None
+        if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?", value):
+            raise ParamsError(f"{key}: expected null or s3://bucket/prefix (a bucket name of lower-case letters, "
+                              f"digits, dots and dashes), got {value!r}")
+        return value
+
+
 class Settings:
     """A mapping of setting names to plain values (text, numbers, true/false), such as Spark's configuration;
     null is an empty mapping."""
@@ -240,7 +255,8 @@ SCHEMA: dict = {
         "max_train_reviews": Int(1, None, nullable=True),
     },
     "engine": {"name": OneOf(*ENGINES),
-               "spark": {"master": SparkMaster(), "conf": Settings(), "start_timeout": Int(1, 3600)}},
+               "spark": {"master": SparkMaster(), "conf": Settings(), "start_timeout": Int(1, 3600),
+                         "storage": S3Url(), "storage_timeout": Int(1, 3600)}},
     "report": {"metric": Text(), "max_drop": Float(0.0, 1.0), "min_margin": Float(-1.0, 1.0)},
 }
 

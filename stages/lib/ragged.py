@@ -13,13 +13,15 @@ import numpy as np
 from stages.lib.arrays import BLOCK_ROWS, npy_rows, read_rows
 from stages.lib.catalog import SPLITS, TOKEN_IDS, TOKEN_LABELS, TOKEN_OFFSETS
 from stages.lib.files import save_npy
+from stages.lib.storage import join
 
 PARTS = {"ids": TOKEN_IDS, "offsets": TOKEN_OFFSETS, "labels": TOKEN_LABELS}  # the catalog's file of each part
 
 
 def part(folder: Path | str, split: str, name: str) -> Path:
-    """The file of one part of a split in `folder` (data/interim, or a temporary folder that becomes it)."""
-    return Path(folder) / PARTS[name].of(split).name
+    """The file of one part of a split in `folder` (data/interim, a temporary folder that becomes it, or its
+    copy on the engine's storage)."""
+    return join(folder, PARTS[name].of(split).name)
 
 
 def save_ragged(folder: Path, split: str, ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray) -> None:
