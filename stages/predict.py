@@ -175,8 +175,11 @@ def batches(args) -> Iterator[tuple[list[str], list[str] | None]]:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; --file takes one file (a table with a 'text' column, or one "
                              "review per line)")
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"{path}: no such file")
+        if not path.is_file() and format_suffix(path) in TABLE_FORMATS:  # a pipe or a device: lines only
+            raise InputError(f"{path}: is a pipe or a device, not a file; a table is read from a file (lines of "
+                             "text can come this way, or through '-')")
         if format_suffix(path) in TABLE_FORMATS:
             yield from _table(path, args.batch_size)
         else:
@@ -376,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--engine spark and --master score a Parquet --file into --out PATH.parquet")
     if args.out is not None and args.file is None:
         parser.error("--out takes the scores of a Parquet --file")
-    if args.file is not None and not args.file.is_file():  # before the seconds of loading the model
+    if args.file is not None and (args.file.is_dir() or not args.file.exists()):  # before loading the model
         raise SystemExit(f"error: {args.file}: " + ("is a folder; --file takes one file (a table with a 'text' "
                          "column, or one review per line)" if args.file.is_dir() else "no such file"))
     refuse_overwriting_inputs(args)

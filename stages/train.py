@@ -63,6 +63,15 @@ def strategy_for(name: str):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+def refuse_a_stray_cluster(distribute: str) -> None:
+    """TF_CONFIG names a cluster of machines, which only multi_worker uses: with any other train.distribute
+    this process would train alone and, as a non-chief worker, write no model. An error naming both."""
+    if distribute != "multi_worker" and os.environ.get("TF_CONFIG"):
+        raise SystemExit(f"train: TF_CONFIG is set (it names a cluster of machines), but train.distribute is "
+                         f"{distribute}: set train.distribute: multi_worker to train across them, or unset TF_CONFIG "
+                         "to train in this process alone")
+
+
 def is_chief() -> bool:
     """Whether this process writes the outputs: always, except on the non-chief workers of multi_worker."""
     config = json.loads(os.environ.get("TF_CONFIG") or "{}")
@@ -153,6 +162,7 @@ def best_epoch_metrics(history: dict, early_stopping: bool = True) -> dict:
 
 
 def main(params: dict, step=QUIET) -> None:
+    refuse_a_stray_cluster(params["train"]["distribute"])
     step("importing DVCLive")
     from dvclive import Live  # DVCLive imports DVC: only training logs
     from dvclive.keras import DVCLiveCallback  # DVCLive imports DVC: only training logs

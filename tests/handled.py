@@ -27,6 +27,7 @@ CLASSES = {
                    "`interrupted`, exit status 130",
     "A closed or full standard stream": "`predict` with standard input or output closed, or output to a full "
                                         "disk: one line naming the stream",
+    "A pipe as a file": "`predict --file <(zcat reviews.txt.gz)` reads the pipe's lines, as a file's",
     "Scores written over an input": "`predict --out` or a redirection naming `--file` or the model, through any "
                                     "spelling or link: refused before anything is written",
     "A read-only or missing place to write": "`predict --out` where nothing can be written: one line naming it",

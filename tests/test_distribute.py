@@ -143,3 +143,17 @@ def test_two_worker_processes_train_as_one_and_only_the_chief_writes(tmp_path, d
     assert distributed["epochs_run"] == alone["epochs_run"] == 3
     assert 0.6 < alone["eval"]["accuracy"] < 0.95  # the noise shows: neither chance nor perfect
     assert abs(distributed["eval"]["accuracy"] - alone["eval"]["accuracy"]) <= 0.01
+
+
+@pytest.mark.parametrize("distribute", ["none", "mirrored"])
+def test_tf_config_without_multi_worker_is_an_error_naming_both(monkeypatch, distribute):
+    """A worker process started with TF_CONFIG but train.distribute none trained alone and wrote no model."""
+    from stages.train import refuse_a_stray_cluster
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                                                "task": {"type": "worker", "index": 1}}))
+    with pytest.raises(SystemExit, match=f"TF_CONFIG is set .* but train.distribute is {distribute}"):
+        refuse_a_stray_cluster(distribute)
+    refuse_a_stray_cluster("multi_worker")  # what TF_CONFIG is for
+    monkeypatch.delenv("TF_CONFIG")
+    refuse_a_stray_cluster(distribute)  # nothing to refuse

@@ -106,3 +106,15 @@ def test_out_where_nothing_can_be_written_is_one_line(tiny, request, where):
         out = shell(root, "--file in.parquet --out afile/scores.parquet")
         one_line_error(out, "--out afile/scores.parquet: afile is a file, not a folder")
         assert (root / "afile").read_text() == "x"
+
+
+@pytest.mark.parametrize("name", case("A pipe as a file", "--file a pipe (process substitution)"))
+def test_a_pipe_given_as_file_is_read_as_lines(tiny, name):
+    """`--file <(zcat reviews.txt.gz)`: the path is a pipe, not a regular file; its lines are scored."""
+    root, _ = tiny
+    out = subprocess.run(["bash", "-c", f"exec {shlex.quote(sys.executable)} -m stages.predict "
+                          "--file <(printf 'a great film\\nan awful film\\n')"], cwd=root, capture_output=True,
+                         text=True, env=ENV, timeout=300)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    rows = out.stdout.splitlines()
+    assert rows[0].startswith("row\t") and [r.split("\t")[-1] for r in rows[1:]] == ["a great film", "an awful film"]

@@ -171,3 +171,32 @@ def test_a_cluster_on_a_port_in_use_is_refused_before_any_jvm_starts(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"127.0.0.1:{port} is in use" in result.stderr and "--port" in result.stderr
     assert not (tmp_path / ".spark/cluster.json").exists()
+
+
+def test_a_cluster_with_no_live_worker_is_one_message_within_the_timeout(default_params, tmp_path):
+    """A master with no worker accepts the application and would keep its job waiting forever: the stage
+    gives up after engine.spark.start_timeout with one line naming the master, and writes nothing."""
+    port, webui_port = free_port(), free_port()
+    started = cluster_tool(tmp_path, "start", "--workers", "0", "--port", str(port), "--webui-port", str(webui_port))
+    assert started.returncode == 0, started.stderr[-3000:]
+    try:
+        master = f"spark://127.0.0.1:{port}"
+        root = spark_project(tmp_path, default_params, master, 10)
+        local = yaml.safe_load((root / "params.yaml").read_text())
+        local["engine"]["name"] = "local"
+        (root / "params.yaml").write_text(yaml.safe_dump(local))
+        for stage in ("download", "validate_raw", "tokenize"):  # the inputs of pad, on the local engine
+            assert run(stage, root).returncode == 0, stage
+        local["engine"]["name"] = "spark"
+        (root / "params.yaml").write_text(yaml.safe_dump(local))
+        start = time.monotonic()
+        result = run("pad", root)
+        took = time.monotonic() - start
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, result.stderr[-3000:]
+        assert f"engine.spark.master {master!r}: no live executor for 10 s (engine.spark.start_timeout)" in lines[0]
+        assert took < 10 + 60  # the timeout, plus starting Python, the JVM and the session on a loaded machine
+        assert not (root / "data/processed").exists() and not list(root.rglob(".*.tmp"))
+    finally:
+        cluster_tool(tmp_path, "stop")

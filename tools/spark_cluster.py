@@ -169,6 +169,12 @@ def status(args) -> None:
     workers = [w for w in record.get("workers", []) if w.get("state") == "ALIVE"]
     print(f"{state['master']}: {len(workers)} live worker(s), {len(record.get('activeapps', []))} running and "
           f"{len(record.get('completedapps', []))} completed application(s)")
+    roles = ["master"] + [f"worker {i}" for i in range(1, len(state["pids"]))]
+    for role, pid in zip(roles, state["pids"]):
+        print(f"  {role}: process {pid} ({'running' if alive(pid) else 'gone'})")
+    for w in record.get("workers", []):
+        print(f"  worker {w.get('host')}:{w.get('port')}: {w.get('state')}, {w.get('cores')} core(s), "
+              f"{w.get('memory')} MB, web UI {w.get('webuiaddress')}")
 
 
 def main(argv=None) -> None:

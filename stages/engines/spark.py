@@ -23,6 +23,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import zipfile
 from pathlib import Path
@@ -198,18 +199,64 @@ class Engine:
         return self._in_order(rdd)
 
     def _in_order(self, rdd):
+        watchdog = ExecutorWatchdog(self.session, self.params["engine"]["spark"])
         try:
             for outcome in rdd.toLocalIterator(prefetchPartitions=True):
                 yield _result(outcome)
         except BaseException:  # a task's error: stop Spark first, so no running task reports to a closed driver
+            gave_up = watchdog.gave_up
             self.close()
+            if gave_up:  # the job was cancelled for want of an executor: that is the message, not Py4J's
+                raise SystemExit(gave_up) from None
             raise
+        finally:
+            watchdog.stop()
 
     def close(self) -> None:
         if self._session is not None:
             self._session.sparkContext.cancelAllJobs()
             self._session.stop()
             self._session = None
+
+
+class ExecutorWatchdog:
+    """A standalone master with no live worker (none at start, or all of them lost mid-stage) keeps a job
+    waiting for resources forever, and only its own log says why. While a job runs, this thread counts the
+    application's executors; after `start_timeout` seconds with none it cancels the jobs and `gave_up` holds the
+    message. A local[N] session runs its tasks in the driver and needs no watch."""
+
+    def __init__(self, session, cfg: dict, poll: float = 1.0):
+        self.session, self.master, self.timeout = session, cfg["master"], cfg["start_timeout"]
+        self.gave_up, self._stop = None, threading.Event()
+        if not self.master.startswith("local"):
+            threading.Thread(target=self._watch, args=(poll,), name="spark-executor-watchdog", daemon=True).start()
+
+    def executors(self) -> int:
+        """The application's live executors (the driver's own block manager is not one)."""
+        return self.session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+
+    def _watch(self, poll: float) -> None:
+        since = time.monotonic()
+        while not self._stop.wait(poll):
+            try:
+                if self.executors() > 0:
+                    since = time.monotonic()
+                    continue
+            except Exception:  # the context is stopping: nothing to watch any more
+                return
+            if time.monotonic() - since >= self.timeout:
+                self.gave_up = (f"engine.spark.master {self.master!r}: no live executor for {self.timeout:g} s "
+                                "(engine.spark.start_timeout): the master has no worker with the cores and memory "
+                                "the application needs, or lost them all; `python -m tools.spark_cluster status` "
+                                "lists the workers")
+                try:
+                    self.session.sparkContext.cancelAllJobs()
+                except Exception:  # already stopping
+                    pass
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _outcome(fn, task):
