@@ -35,7 +35,7 @@ repro: setup
 
 # Every test, on both cores (pytest-xdist), with the slowest listed at the end; CI runs this
 test: setup setup-spark
-	$(BIN)/python -m pytest -q -n 2 --dist load --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 tests
 
 # The fast tier: everything but the tests marked slow in tests/conftest.py (dvc CLI, pipelines, Spark stages, browser)
 test-fast: setup setup-spark

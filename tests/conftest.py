@@ -17,7 +17,7 @@ STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])  # in p
 # `make test` (CI) runs both. Measured with `pytest --durations`; a test that needs the tiny pipeline is slow.
 SLOW_MODULES = {"test_dvc_cli", "test_spark", "test_example", "test_pipeline", "test_browser", "test_bad_inputs",
                 "test_predict", "test_temporaries", "test_streaming", "test_distribute", "test_non_finite",
-                "test_interrupts", "test_predict_streams", "test_object_store", "test_spark_storage", "test_progress", "test_peers", "test_spark_cluster"}
+                "test_interrupts", "test_predict_streams", "test_object_store", "test_spark_storage", "test_testbed", "test_progress", "test_peers", "test_spark_cluster"}
 SLOW_FIXTURES = {"tiny"}
 
 

@@ -33,11 +33,12 @@ def spark_class() -> Path:
     return Path(pyspark.__file__).parent / "bin" / "spark-class"
 
 
-def daemon(name: str, args: list[str], log: Path, env: dict) -> subprocess.Popen:
-    """Start a Spark daemon (spark-class execs its JVM, so the process id is the JVM's) in its own session."""
+def daemon(name: str, args: list[str], log: Path, env: dict, on=lambda argv: argv) -> subprocess.Popen:
+    """Start a Spark daemon (spark-class execs its JVM, so the process id is the JVM's) in its own session;
+    `on` wraps the command line to run it elsewhere (another host of tools.testbed, which execs it too)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen([str(spark_class()), name, *args], stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen(on([str(spark_class()), name, *args]), stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
 
 

@@ -88,8 +88,9 @@ class Storage:
         if not (os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY")):
             raise StorageError(f"{self.where}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL "
                                "for a store that is not AWS) in the environment")
-        config = Config(connect_timeout=min(self.timeout, 10), read_timeout=self.timeout,
-                        retries={"max_attempts": 2, "mode": "standard"})
+        # one attempt a call, bounded: the loop below retries until the deadline
+        each = max(1.0, min(self.timeout / 3, 10))
+        config = Config(connect_timeout=each, read_timeout=each, retries={"max_attempts": 1, "mode": "standard"})
         client = botocore.session.get_session().create_client(
             "s3", endpoint_url=endpoint() or None, region_name=os.environ.get("AWS_REGION", "us-east-1"),
             config=config)
