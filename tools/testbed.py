@@ -59,6 +59,8 @@ def up(hosts=HOSTS) -> None:
 
 def down(quiet: bool = False) -> None:
     """Every namespace of the test bed and its bridge, removed (their processes are the caller's to stop)."""
+    for host in HOSTS:  # the pairs first: a namespace's end of one goes away with it, but not at once
+        ip("link", "del", f"v{PREFIX}-{host}", check=False)
     for ns in ip("netns", "list", check=False).stdout.split():
         if ns.startswith(f"{PREFIX}-"):
             pids = ip("netns", "pids", ns, check=False).stdout.split()
