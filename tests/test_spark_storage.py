@@ -51,14 +51,14 @@ def with_storage(root: Path, params: dict, url: str = f"s3://{BUCKET}/stage", ti
 
 
 def test_data_stages_read_only_the_store_and_write_the_local_engines_bytes(default_params, tmp_path, object_store):
-    reviews = fixtures.synthetic_reviews(400)
+    reviews = fixtures.synthetic_reviews(300)
     local, spark = tmp_path / "local", tmp_path / "spark"
     project(local, default_params, "local", reviews)
     with_storage(spark, project(spark, default_params, "spark", reviews))
     env = {**object_store["env"], **hidden_project_python(tmp_path, spark)}
     for stage in DATA_STAGES:
-        assert run(stage, local).returncode == 0, stage
-        result = run(stage, spark, **env)
+        assert run(stage, local, PIPELINE_BLOCK_ROWS="100").returncode == 0, stage
+        result = run(stage, spark, PIPELINE_BLOCK_ROWS="100", **env)
         assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
         assert object_store["env"]["AWS_SECRET_ACCESS_KEY"] not in result.stdout + result.stderr
     assert_same_files(local, spark)
@@ -66,7 +66,7 @@ def test_data_stages_read_only_the_store_and_write_the_local_engines_bytes(defau
     staged = objects(object_store)
     assert any(k.endswith("/reviews.parquet") for k in staged) and any(k.endswith("/train_ids.npy") for k in staged)
     for stage in ("validate_raw", "pad"):  # again: their inputs (a file, a folder) are there already, by content
-        assert run(stage, spark, **env).returncode == 0, stage
+        assert run(stage, spark, PIPELINE_BLOCK_ROWS="100", **env).returncode == 0, stage
     assert objects(object_store) == staged
     assert_same_files(local, spark)
     for secret_holder in ("params.yaml", "dvc.lock", "reports"):

@@ -7,6 +7,7 @@ real: a worker killed or cut off mid-stage (the stage finishes, same bytes), eve
 the timeout), the store's host cut off, a wrong secret. Everything started is stopped, and every namespace
 removed, also when a test fails.
 """
+import fcntl
 import json
 import os
 import subprocess
@@ -43,6 +44,10 @@ def bed(tmp_path_factory):
     from stages.engines.spark import check_installed
 
     check_installed()  # JAVA_HOME: the runtime of requirements-spark.txt
+    # One test bed on the machine at a time: the hosts' names and addresses are fixed, and pytest-xdist may
+    # set this fixture up in both of its workers (each waits here for the other's to be taken down).
+    lock = open("/tmp/imdb-testbed.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     root = tmp_path_factory.mktemp("bed")
     projects = root / "projects"  # the scratch projects of the tests: hidden from the worker hosts
     projects.mkdir()
@@ -79,8 +84,11 @@ def bed(tmp_path_factory):
     finally:
         stop_pids([pid for pid in processes.values() if alive(pid)], grace=5)
         testbed.down(quiet=True)
-        assert not [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-                    if ns.startswith(f"{testbed.PREFIX}-")]
+        left = [ns for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+                if ns.startswith(f"{testbed.PREFIX}-")]
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+        assert not left
 
 
 def wait(ready, what: str, seconds: float = 90) -> None:
@@ -151,7 +159,8 @@ def during(stage: str, root: Path, bed, fault, after: float = 6) -> subprocess.C
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-FAST_LOSS = {"spark.network.timeout": "20s", "spark.executor.heartbeatInterval": "4s"}  # a lost host, in 20 s
+FAST_LOSS = {"spark.network.timeout": "20s", "spark.network.timeoutInterval": "10s",
+             "spark.executor.heartbeatInterval": "4s"}  # a lost host, in 20 s
 
 
 @pytest.mark.parametrize("fault", ["link cut", "worker killed"])
@@ -160,17 +169,17 @@ def test_a_worker_lost_mid_stage_and_the_stage_still_writes_the_same_bytes(defau
     project(local, default_params, "local", fixtures.synthetic_reviews(300))
     root = spark_project(bed, default_params, fault.replace(" ", "-"), **FAST_LOSS)
     environment = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINE_BLOCK_ROWS": "5"}
-    for stage in ("download", "validate_raw", "tokenize"):
+    for stage in ("download", "validate_raw"):
         assert subprocess.run([sys.executable, "-m", "stages", stage], cwd=local, env=environment).returncode == 0
-    assert on_driver("download", root, bed["env"]).returncode == 0
+    downloaded = on_driver("download", root, bed["env"])
+    assert downloaded.returncode == 0, downloaded.stderr[-3000:]
     if fault == "link cut":
         result = during("validate_raw", root, bed, lambda: testbed.cut("worker2"))
         testbed.cut("worker2", "up")
     else:
         result = during("validate_raw", root, bed, lambda: [os.kill(p, 9) for p in host_pids("worker2")])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert on_driver("tokenize", root, bed["env"]).returncode == 0
-    for name in ("reports/validation/raw.json", "data/interim/vocab.txt", "data/interim/train_ids.npy"):
+    for name in ("reports/validation/raw.json", "reports/validation/raw.md"):
         assert (root / name).read_bytes() == (local / name).read_bytes(), name
 
 
