@@ -185,7 +185,7 @@ def test_a_cluster_with_no_live_worker_is_one_message_within_the_timeout(default
         local = yaml.safe_load((root / "params.yaml").read_text())
         local["engine"]["name"] = "local"
         (root / "params.yaml").write_text(yaml.safe_dump(local))
-        for stage in ("download", "validate_raw", "tokenize"):  # the inputs of pad, on the local engine
+        for stage in ("download", "tokenize"):  # the inputs of pad, on the local engine
             assert run(stage, root).returncode == 0, stage
         local["engine"]["name"] = "spark"
         (root / "params.yaml").write_text(yaml.safe_dump(local))
@@ -197,6 +197,6 @@ def test_a_cluster_with_no_live_worker_is_one_message_within_the_timeout(default
         assert len(lines) == 1, result.stderr[-3000:]
         assert f"engine.spark.master {master!r}: no live executor for 10 s (engine.spark.start_timeout)" in lines[0]
         assert took < 10 + 60  # the timeout, plus starting Python, the JVM and the session on a loaded machine
-        assert not (root / "data/processed").exists() and not list(root.rglob(".*.tmp"))
+        assert not (root / "data/processed/padded").exists() and not list(root.rglob(".*.tmp"))
     finally:
         cluster_tool(tmp_path, "stop")
