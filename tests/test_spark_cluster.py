@@ -74,12 +74,14 @@ def test_the_data_stages_on_a_standalone_cluster_write_the_local_engines_bytes(d
     assert {apps[stage] for stage in SPARK_STAGES} <= ran
 
 
-def java_drivers() -> set[int]:
-    """The pyspark driver JVMs running on this machine."""
+def java_drivers(cwd: Path) -> set[int]:
+    """The pyspark driver JVMs running in folder `cwd` (a stage's JVM works in the stage's folder): those of this
+    test, not those that the tests on the other pytest worker start meanwhile."""
     pids = set()
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"pyspark-shell" in (proc / "cmdline").read_bytes() and alive(int(proc.name)):
+            if (proc.name.isdigit() and b"pyspark-shell" in (proc / "cmdline").read_bytes()
+                    and Path(os.readlink(proc / "cwd")) == cwd.resolve() and alive(int(proc.name))):
                 pids.add(int(proc.name))
         except OSError:
             pass
@@ -115,7 +117,6 @@ def test_a_master_that_never_accepts_the_application_is_one_message_within_the_t
     threading.Thread(target=lambda: [held.append(listener.accept()) for _ in range(10)], daemon=True).start()
     master = f"spark://127.0.0.1:{listener.getsockname()[1]}"
     root = spark_project(tmp_path, default_params, master, 8)
-    before = java_drivers()
     start = time.monotonic()
     result = run("download", root)
     took = time.monotonic() - start
@@ -125,7 +126,7 @@ def test_a_master_that_never_accepts_the_application_is_one_message_within_the_t
     assert "engine.spark.start_timeout" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert took < 8 + 30  # the timeout, plus starting Python and the JVM
-    assert java_drivers() <= before  # no JVM left behind
+    assert java_drivers(root) == set()  # no JVM left behind
     assert not (root / "data/raw").exists()
 
 
