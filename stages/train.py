@@ -7,9 +7,11 @@ dvc.yaml declares as plots and metrics.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -46,10 +48,11 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def strategy_for(name: str):
+def strategy_for(name: str, peer_timeout: int = 60):
     """The tf.distribute strategy of `train.distribute`: none (TensorFlow's default, one device), mirrored (a
     replica per local GPU, or per logical CPU device when there is no GPU) or multi_worker (one per machine
-    listed in the TF_CONFIG environment variable, each mirroring over its own devices)."""
+    listed in the TF_CONFIG environment variable, each mirroring over its own devices; `peer_timeout` bounds the
+    wait for them, see bound_peer_waits)."""
     import tensorflow as tf  # TensorFlow takes seconds to import
 
     if name == "none":
@@ -60,7 +63,71 @@ def strategy_for(name: str):
     if "TF_CONFIG" not in os.environ:
         raise SystemExit("train: train.distribute is multi_worker, but TF_CONFIG is not set; it lists the machines "
                          "and this one's index (see the README, 'Training on several devices')")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    bound_peer_waits(peer_timeout)
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError):  # the cluster never gathered
+        raise SystemExit(f"train: not every machine of TF_CONFIG ({', '.join(peers())}) joined within "
+                         f"{peer_timeout} s (train.peer_timeout); start `python -m stages train` on each of them, "
+                         "with the same params") from None
+
+
+def peers() -> list[str]:
+    """The addresses TF_CONFIG lists, chief first."""
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster") or {}
+    return [address for job in ("chief", "worker") for address in cluster.get(job, [])]
+
+
+def bound_peer_waits(seconds: int) -> None:
+    """MultiWorkerMirroredStrategy sets up TensorFlow's coordination service (run by the chief) with its defaults:
+    an hour for every machine to register, 10 s of missed heartbeats before a machine counts as lost. Set it up
+    here first, with `train.peer_timeout` for both; the strategy then keeps this one (it configures the service only
+    when none is). The same call and settings as the strategy's own, but for the two timeouts."""
+    import tensorflow as tf  # TensorFlow takes seconds to import
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2  # TensorFlow: seconds to import
+    from tensorflow.python.distribute import multi_worker_util  # TensorFlow: seconds to import
+    from tensorflow.python.eager import context  # TensorFlow: seconds to import
+
+    cluster = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
+    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=cluster.num_tasks(job))
+            for job in ("chief", "worker") if job in cluster.jobs]
+    context.context().configure_coordination_service(
+        service_type="standalone", service_leader=multi_worker_util.coordination_leader(cluster),
+        coordinated_jobs=jobs, cluster_register_timeout_in_ms=seconds * 1000, heartbeat_timeout_in_ms=seconds * 1000)
+    context.context().coordination_service.cluster_register_with_barrier = True  # else the register wait is unbounded
+
+
+@contextlib.contextmanager
+def peer_loss_is_a_message(distribute: str, seconds: int):
+    """A multi_worker machine that dies or falls silent mid-training aborts TensorFlow's collectives on the others
+    (an UnavailableError deep in the step, about 50 lines of trace): one line naming the lost machine instead."""
+    import tensorflow as tf  # TensorFlow takes seconds to import
+
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+            tf.errors.FailedPreconditionError) as error:
+        if distribute != "multi_worker":
+            raise
+        raise SystemExit(f"train: {lost_peer(str(error.message))} of the multi_worker cluster stopped answering (a "
+                         f"machine silent for {seconds} s, train.peer_timeout, counts as lost); no model was written, "
+                         f"{catalog.MODEL.path} is the last one trained") from None
+
+
+def lost_peer(message: str) -> str:
+    """The machine TensorFlow's message blames, with its TF_CONFIG address: the task it names
+    (`/job:worker/replica:0/task:1`, not this one's own devices), or, when this machine's heartbeats to the
+    coordination service went unanswered, the chief, which runs that service."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    cluster, task = config.get("cluster") or {}, config.get("task") or {}
+    blamed = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)(?!/device)", message)
+    if "CoordinationService/Heartbeat" in message:
+        blamed = [("chief", "0")] if "chief" in cluster else [("worker", "0")]
+    for job, index in blamed:
+        addresses = cluster.get(job) or []
+        if int(index) < len(addresses) and (job, int(index)) != (task.get("type"), task.get("index")):
+            return f"{job} {index} ({addresses[int(index)]})"
+    return f"a machine ({', '.join(peers())})"
 
 
 def refuse_a_stray_cluster(distribute: str) -> None:
@@ -126,7 +193,7 @@ def train(params: dict, x, y: np.ndarray, matrix: np.ndarray, callbacks=(), step
     x = as_rows(x)
     train_idx, val_idx = split_train_validation(len(x), cfg["validation_split"], cfg["max_train_samples"],
                                                 params["seed"])
-    strategy = strategy_for(cfg["distribute"])
+    strategy = strategy_for(cfg["distribute"], cfg["peer_timeout"])
     with strategy.scope():  # variables live on every replica; batches are split among them
         step(f"building {cfg['model']}")
         model = build_model(cfg["model"], matrix.shape[0], matrix.shape[1], x.shape[1], cfg["dropout"],
@@ -163,6 +230,8 @@ def best_epoch_metrics(history: dict, early_stopping: bool = True) -> dict:
 
 def main(params: dict, step=QUIET) -> None:
     refuse_a_stray_cluster(params["train"]["distribute"])
+    if params["train"]["distribute"] == "multi_worker":  # a lost peer is one line from us, not TensorFlow's C++ lines
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # (read when TensorFlow is imported, below)
     step("importing DVCLive")
     from dvclive import Live  # DVCLive imports DVC: only training logs
     from dvclive.keras import DVCLiveCallback  # DVCLive imports DVC: only training logs
@@ -171,8 +240,10 @@ def main(params: dict, step=QUIET) -> None:
 
     x, y = catalog.PADDED_X.of("train"), np.load(catalog.PADDED_Y.of("train"))  # x is read batch by batch
     matrix = np.load(catalog.EMBEDDING_MATRIX.path)
+    lost = peer_loss_is_a_message(params["train"]["distribute"], params["train"]["peer_timeout"])
     if not is_chief():  # another machine of a multi_worker run: it trains its share, the chief writes the outputs
-        _, history = train(params, x, y, matrix, step=step)
+        with lost:
+            _, history = train(params, x, y, matrix, step=step)
         print(f"train: worker done after {len(history['loss'])} epochs; the chief writes the model")
         return
     # DVCLive logs into a temporary folder that replaces reports/train only when training succeeded.
@@ -180,7 +251,8 @@ def main(params: dict, step=QUIET) -> None:
         # dvcyaml=False: the stage must not rewrite dvc.yaml; our plots and metrics are declared there already.
         live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
         try:
-            model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)], step=step)
+            with lost:
+                model, history = train(params, x, y, matrix, callbacks=[DVCLiveCallback(live=live)], step=step)
         except NonFiniteLossError as e:
             raise SystemExit(f"train: stopped, {e}; no model was written. Try a lower train.learning_rate, "
                              "and look for reviews without any token in validate_features' report") from None

@@ -157,3 +157,53 @@ def test_tf_config_without_multi_worker_is_an_error_naming_both(monkeypatch, dis
     refuse_a_stray_cluster("multi_worker")  # what TF_CONFIG is for
     monkeypatch.delenv("TF_CONFIG")
     refuse_a_stray_cluster(distribute)  # nothing to refuse
+
+
+CLUSTER = {"worker": ["198.18.0.21:2222", "198.18.0.22:2222"]}
+
+
+@pytest.mark.parametrize("index, message, blamed", [
+    # the chief, whose coordination service saw worker 1's heartbeats stop (worker 1 killed)
+    (0, "{{function_node __wrapped__CollectiveReduceV2_Nordering_token_1_device_/job:worker/replica:0/task:0/device:"
+        "CPU:0}} Collective ops is aborted by: Error reported from /job:worker/task:1: The following tasks are "
+        "unhealthy (stopped sending heartbeats):\n/job:worker/replica:0/task:1\n", "worker 1 (198.18.0.22:2222)"),
+    # worker 1, whose heartbeats to the chief's coordination service went unanswered (the chief's link cut)
+    (1, "{{function_node __wrapped__CollectiveReduceV2_Nordering_token_1_device_/job:worker/replica:0/task:1/device:"
+        "CPU:0}} Collective ops is aborted by: Deadline Exceeded\n\nRPC: /tensorflow.CoordinationService/Heartbeat",
+     "worker 0 (198.18.0.21:2222)"),
+    (0, "cluster check alive failed, /job:worker/replica:0/task:1 is down", "worker 1 (198.18.0.22:2222)"),
+    (0, "Socket closed", "a machine (198.18.0.21:2222, 198.18.0.22:2222)"),  # nothing named: every address
+])
+def test_the_lost_machine_is_named_by_its_address(monkeypatch, index, message, blamed):
+    """TensorFlow's messages (copied from the test bed's runs) name tasks; the user knows addresses."""
+    from stages.train import lost_peer
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": CLUSTER, "task": {"type": "worker", "index": index}}))
+    assert lost_peer(message) == blamed
+
+
+def test_a_machine_that_never_joins_is_one_line_within_the_peer_timeout(tmp_path, default_params):
+    """multi_worker started on one of two machines: TensorFlow would wait for the other forever."""
+    import time
+
+    from tests.fixtures import tiny_project
+
+    params = tiny_project(tmp_path, default_params)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for stage in ["download", "validate_raw", "tokenize", "pad", "embed"]:
+        done = subprocess.run([sys.executable, "-m", "stages", stage], cwd=tmp_path, env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    params["train"].update(distribute="multi_worker", peer_timeout=5)
+    (tmp_path / "params.yaml").write_text(__import__("yaml").safe_dump(params))
+    addresses = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]  # nothing will listen on the second
+    env["TF_CONFIG"] = json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": 0}})
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "stages", "train"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    took = time.monotonic() - started
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, result.stderr[-3000:]
+    assert lines[0] == (f"train: not every machine of TF_CONFIG ({', '.join(addresses)}) joined within 5 s "
+                        "(train.peer_timeout); start `python -m stages train` on each of them, with the same params")
+    assert took < 5 + 60  # the timeout, and TensorFlow's import on a loaded machine
+    assert not (tmp_path / "models").exists() and not (tmp_path / "reports/train").exists()

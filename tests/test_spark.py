@@ -6,9 +6,11 @@ Each stage runs as DVC runs it, `python -m stages <stage>`, in a scratch project
 Python is a wrapper that notes each start, which proves the work ran in Spark's Python workers.
 """
 import os
+import re
 import shutil
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +49,24 @@ def worker_log(root: Path) -> tuple[Path, dict]:
     wrapper.write_text(f'#!/bin/sh\necho started >> "{log}"\nexec "{sys.executable}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     return log, {"PYSPARK_PYTHON": str(wrapper)}
+
+
+def run_and_look_for_its_jvm(stage: str, cwd: Path):
+    """run(), and the driver JVMs still running in `cwd` the moment the stage's process has exited."""
+    import subprocess
+
+    from tests.test_spark_cluster import java_drivers
+
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINE_BLOCK_ROWS": "37"}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:  # no pipe: the exit is the moment
+        process = subprocess.Popen([sys.executable, "-m", "stages", stage], cwd=cwd, env=environment, stdout=out,
+                                   stderr=err, text=True)
+        process.wait()
+        jvms = java_drivers(cwd)
+        out.seek(0), err.seek(0)
+        result = subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read())
+    result.jvms_at_exit = jvms
+    return result
 
 
 def run(stage: str, cwd: Path, **env):
@@ -124,9 +144,13 @@ def test_an_error_inside_a_spark_task_is_the_local_engines_message(default_param
     local, spark = tmp_path / "local", tmp_path / "spark"
     project(local, default_params, "local", reviews)
     project(spark, default_params, "spark", reviews)
-    results = {root: run("download", root) for root in (local, spark)}
+    results = {local: run("download", local), spark: run_and_look_for_its_jvm("download", spark)}
     assert [r.returncode for r in results.values()] == [1, 1]
     assert "Traceback" not in results[spark].stderr
+    # The driver JVM was stopped before the message was printed: gone when the stage exits, so nothing of it (a
+    # Java stack line of a task cancelled meanwhile, seen once under load) can follow the message
+    assert results[spark].jvms_at_exit == set()
+    assert not re.search(r"^\s+at [\w.$/]+\(", results[spark].stderr, re.M), results[spark].stderr[-3000:]
     assert results[spark].stderr.strip().splitlines()[-1] == results[local].stderr.strip().splitlines()[-1]
     assert "row 101 hold 'maybe'" in results[spark].stderr
     assert not (spark / "data/raw").exists()

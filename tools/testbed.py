@@ -77,17 +77,18 @@ def cut(host: str, state: str = "down") -> None:
     ip("link", "set", f"v{PREFIX}-{host}", state)
 
 
-def command(host: str, argv: list[str], hidden: tuple = ()) -> list[str]:
+def command(host: str, argv: list[str], hidden: tuple = (), cwd=None) -> list[str]:
     """The command line that runs `argv` on `host`: in its network namespace, and on a worker host with the
     project's folder (and any folder of `hidden`) hidden under an empty tmpfs but `.venv` kept, in a mount
-    namespace of its own. Every step execs the next, so the process id is `argv`'s."""
+    namespace of its own, where it starts in `cwd` (a folder it can see; else /). Every step execs the next, so
+    the process id is `argv`'s."""
     prefix = ["ip", "netns", "exec", namespace(host)]
     if host not in HIDDEN_PROJECT:
         return prefix + argv
     venv = PROJECT / ".venv"
     hide = " && ".join(f"mount -t tmpfs tmpfs {shlex.quote(str(folder))}" for folder in (PROJECT, *hidden))
     script = (f'keep=$(mktemp -d) && mount --bind {shlex.quote(str(venv))} "$keep" && {hide} && '
-              f'mkdir -p {shlex.quote(str(venv))} && mount --move "$keep" {shlex.quote(str(venv))} && cd / && '
+              f'mkdir -p {shlex.quote(str(venv))} && mount --move "$keep" {shlex.quote(str(venv))} && cd {shlex.quote(str(cwd or "/"))} && '
               'exec "$@"')
     return prefix + ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *argv]
 

@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -131,7 +132,7 @@ def _start(builder, master: str, conf: dict, timeout: float):
     if session is not None and not session.sparkContext._jsc.sc().isStopped():
         return session
     logging.disable(logging.CRITICAL)  # py4j would log the call that the JVM's end interrupts, traceback and all
-    _kill_java()
+    _stop_java(grace=0)
     if error is not None:
         first = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise SystemExit(f"engine.spark: Spark could not start a session with master {master!r} and conf {conf}: "
@@ -141,14 +142,22 @@ def _start(builder, master: str, conf: dict, timeout: float):
                      "(engine.spark.start_timeout). Is it a Spark master with a live worker?")
 
 
-def _kill_java() -> None:
-    """Stop the JVM pyspark started for this process (and reap it: no process is left behind)."""
+def _stop_java(grace: float = 10) -> None:
+    """Stop the JVM pyspark started for this process and reap it, so nothing of it is left behind and nothing it
+    prints can come after the stage's last line (a JVM left to notice its parent's exit may still print a task's
+    stack trace while it shuts down: seen under load). SIGTERM first, so its shutdown hooks remove Spark's
+    temporary folders; SIGKILL after `grace` seconds. A later session in this process starts a new JVM."""
     from pyspark import SparkContext  # optional: requirements-spark.txt
 
     process = getattr(SparkContext._gateway, "proc", None)
     if process is not None and process.poll() is None:
-        process.kill()
-        process.wait(timeout=30)
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+    SparkContext._gateway = SparkContext._jvm = None
 
 
 def _ship_code(session) -> None:
@@ -217,6 +226,7 @@ class Engine:
             self._session.sparkContext.cancelAllJobs()
             self._session.stop()
             self._session = None
+            _stop_java()
 
 
 class ExecutorWatchdog:

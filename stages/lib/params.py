@@ -240,7 +240,7 @@ SCHEMA: dict = {
         "nb_alpha": Float(0.0, 1e6, open_lo=True),
         "nb_l2": Float(0.0, 1.0),
         "nb_scale_ngrams": Int(1, 100_000_000, nullable=True),
-        "distribute": OneOf("none", "mirrored", "multi_worker"),
+        "distribute": OneOf("none", "mirrored", "multi_worker"), "peer_timeout": Int(1, 3600),
     },
     "evaluate": {
         "threshold": Float(0.0, 1.0, open_lo=True, open_hi=True),
