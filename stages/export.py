@@ -8,7 +8,8 @@
 - reports/embedding_map.svg: a t-SNE map of the frequent words and the probe words with their neighbours, GloVe
   beside trained, coloured by the model's sentiment for each word (stages/lib/embedding_map.py).
 - models/raw_text_model.keras: the pipeline's tokenizer + padding + the trained network, used by
-  `python -m stages.predict "some review"`.
+  `python -m stages.predict "some review"`; reports/predict_examples.tsv: what that command prints for the
+  texts of `export.examples` (the README shows it, so the example there is always this model's).
 - models/serving/: the same as a TensorFlow SavedModel, for TensorFlow Serving or `tf.saved_model.load`
   in a process without this project's code.
 """
@@ -25,9 +26,11 @@ from stages.lib.keras_files import load_model, save_keras_reproducibly
 from stages.lib.markdown import md_text
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET
+from stages.lib.scores import DEFAULT_THRESHOLD, format_rows, header, score_batch, with_known_words
 
 READS = (catalog.VOCABULARY, catalog.MODEL, catalog.EMBEDDING_MATRIX, catalog.GLOVE_WORDS)
-WRITES = (catalog.PROJECTOR, catalog.NEIGHBOURS, catalog.RAW_TEXT_MODEL, catalog.SAVED_MODEL, catalog.EMBEDDING_MAP)
+WRITES = (catalog.PROJECTOR, catalog.NEIGHBOURS, catalog.RAW_TEXT_MODEL, catalog.SAVED_MODEL, catalog.EMBEDDING_MAP,
+          catalog.PREDICT_EXAMPLES)
 ENGINE = False
 MODEL, RAW_TEXT_MODEL, SAVED_MODEL = catalog.MODEL.path, catalog.RAW_TEXT_MODEL.path, catalog.SAVED_MODEL.path
 PROJECTOR, NEIGHBOURS, EMBEDDING_MAP = catalog.PROJECTOR.path, catalog.NEIGHBOURS.path, catalog.EMBEDDING_MAP.path
@@ -86,7 +89,7 @@ def word_sentiment(serving, words: list[str]) -> np.ndarray:
 
 
 def main(params: dict, step=QUIET) -> None:
-    step.expect(7)
+    step.expect(8)
     step("importing TensorFlow, loading the model")
     from stages.lib.raw_text import export_saved_model, raw_text_model  # imports TensorFlow
 
@@ -122,6 +125,11 @@ def main(params: dict, step=QUIET) -> None:
     with atomic_dir(SAVED_MODEL) as tmp:
         export_saved_model(serving, tmp)
     # After the saves: calling the model traces functions that would then be saved too, changing their bytes.
+    step(f"scoring the examples -> {catalog.PREDICT_EXAMPLES.path}")
+    examples = params["export"]["examples"]
+    p, unknown = score_batch(with_known_words(serving), examples)
+    write_text(catalog.PREDICT_EXAMPLES.path, header(False) + format_rows(1, examples, p, unknown, DEFAULT_THRESHOLD,
+                                                                           "tsv"))
     step("drawing the embedding map (t-SNE)")
     words = [vocabulary[i] for i in rows]
     drawn = choose_words(trained[rows], words, probes, k, MAP_FREQUENT_WORDS)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import errno
 import functools
-import json
 import os
 import shutil
 import sys
@@ -44,12 +43,13 @@ from stages.lib.keras_files import load_model
 from stages.lib.params import PARAMS_FILE, load_params
 from stages.lib.progress import Steps, bar as progress_bar
 from stages.lib.provenance import model_origin
+from stages.lib.scores import (DEFAULT_THRESHOLD, NO_TEXT, format_rows, header, labels, score_batch,
+                               with_known_words)
 from stages.lib.storage import is_remote, open_input
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MODEL = catalog.RAW_TEXT_MODEL.path
-NO_TEXT = "no text"  # the label of a review that is null, empty or only whitespace
 TASK_ROWS = block_rows(50_000)  # reviews per task of --out: a few tens of MB of text in an executor
 TABLE_FORMATS = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
 
@@ -64,7 +64,6 @@ def load(path: Path = MODEL):
         raise SystemExit(f"error: {path} not found; run `make repro` (or `dvc repro export`) first")
     if not path.is_file():
         raise SystemExit(f"error: {path} is not a file; --model takes a .keras file saved by `export`")
-    import keras  # Keras imports TensorFlow: seconds, so only once the file is there
     damaged = f"error: {path} is damaged or not a model saved by this pipeline"
     fix = (f"restore it with `dvc checkout --force {path}` (the version dvc.lock records) or re-create it with "
            "`dvc repro export`")
@@ -73,26 +72,12 @@ def load(path: Path = MODEL):
             broken = archive.testzip()
         if broken is not None:
             raise SystemExit(f"{damaged} (member {broken} fails its checksum); {fix}")
-        model = load_model(path)
-        ids = model.get_layer("text_to_ids").output
+        model = with_known_words(load_model(path))
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise SystemExit(f"{damaged} ({e}); {fix}") from None
     except (ValueError, KeyError, TypeError) as e:
         raise SystemExit(f"{damaged} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); {fix}") from None
-    return keras.Model(model.inputs, [model.outputs[0], ids])
-
-
-def score_batch(model, reviews: list[str]):
-    """(P(positive), no_known_word) per review; strings go in as a tf.string tensor (predict() refuses them)."""
-    import tensorflow as tf  # TensorFlow takes seconds to import
-
-    if not reviews:
-        return np.zeros(0, np.float32), np.zeros(0, bool)
-    p, ids = model(tf.constant(reviews)[:, None], training=False)
-    p, ids = p.numpy()[:, 0], ids.numpy()
-    if not np.isfinite(p).all():
-        raise SystemExit("error: the model gives a non-finite probability; it is broken, re-train it with `dvc repro`")
-    return p, (ids <= 1).all(axis=1)  # ids 0 (padding) and 1 ([UNK]) only
+    return model
 
 
 def score(model, reviews: list[str], batch_size: int = 1024):
@@ -197,40 +182,6 @@ def batches(args) -> Iterator[tuple[list[str], list[str] | None]]:
     else:
         for i in range(0, len(args.reviews), args.batch_size):
             yield args.reviews[i:i + args.batch_size], None
-
-
-def one_line(text: str) -> str:
-    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
-
-
-def header(with_ids: bool) -> str:
-    return "\t".join(["row"] + ["id"] * with_ids + ["probability", "label", "no_known_word", "text"]) + "\n"
-
-
-def labels(reviews: list[str], p, threshold: float) -> list[str]:
-    """positive / negative at `threshold`; NO_TEXT for a review with no text (null, empty or blank): the model
-    would only see padding, and a label there would be a guess."""
-    return [("positive" if prob > threshold else "negative") if text.strip() else NO_TEXT
-            for text, prob in zip(reviews, p)]
-
-
-def format_rows(first_row: int, reviews: list[str], p, unknown, threshold: float, fmt: str,
-                ids: list[str] | None = None) -> str:
-    """One line per review, with the input's id when there is one. A review with no text (null, empty or blank)
-    gets no probability and no label: the model would only see padding, and a label there would be a guess."""
-    out = []
-    for i, (text, prob, none_known, label) in enumerate(zip(reviews, p, unknown, labels(reviews, p, threshold))):
-        judged = label != NO_TEXT
-        if fmt == "jsonl":
-            record = {"row": first_row + i} | ({"id": ids[i]} if ids is not None else {})
-            record |= {"probability": round(float(prob), 6) if judged else None, "label": label,
-                       "no_known_word": bool(none_known), "text": text}
-            out.append(json.dumps(record, ensure_ascii=False))
-        else:
-            cells = [str(first_row + i)] + ([one_line(ids[i])] if ids is not None else [])
-            cells += [f"{prob:.4f}" if judged else "", label, str(bool(none_known)).lower(), one_line(text)]
-            out.append("\t".join(cells))
-    return "".join(line + "\n" for line in out)
 
 
 def rows_in(path: Path | None) -> int | None:
@@ -358,7 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--format", choices=("tsv", "jsonl"), default="tsv",
                         help="tsv: a header line and one tab-separated row per review (default); jsonl: one JSON "
                              "object per review")
-    parser.add_argument("--threshold", type=float, default=0.5, help="probability above which a review is positive")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help="probability above which a review is positive")
     parser.add_argument("--batch-size", type=int, default=1024,
                         help="reviews read, scored and written at a time; memory grows with it (default 1024)")
     parser.add_argument("--model", type=Path, default=MODEL,

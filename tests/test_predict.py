@@ -46,6 +46,19 @@ def test_arguments_give_finite_probabilities_and_flag_reviews_without_known_word
     assert rows["row"].tolist() == [str(i) for i in range(1, len(rows) + 1)]
 
 
+def test_the_examples_export_writes_are_what_predict_prints(tiny):
+    """reports/predict_examples.tsv (shown in the README as predict's output) against the command itself; the
+    README block is checked against the report by tests/test_readme.py."""
+    root, params = tiny
+    result = predict(root, *params["export"]["examples"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    shown = (root / "reports/predict_examples.tsv").read_bytes()
+    assert result.stdout == shown and len(shown.splitlines()) == 1 + len(params["export"]["examples"])
+    stderr = result.stderr.decode().splitlines()
+    assert stderr[0] == "predict: loading TensorFlow and models/raw_text_model.keras"
+    assert stderr[1].startswith("predict: scoring with models/raw_text_model.keras")
+
+
 @pytest.mark.parametrize("name", ["reviews.txt", "reviews.csv", "reviews.tsv", "reviews.parquet", "reviews.jsonl",
                                   "reviews.txt.gz", "reviews.csv.gz"])
 def test_files_of_every_format_score_like_arguments(tiny, tmp_path, name):

@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
+
 README = Path("README.md")
 
 
@@ -271,6 +273,42 @@ def peers() -> str:
         f"{100 * best_ood[0]:.1f}%."])
 
 
+def neighbour_lists(markdown: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Probe word -> (GloVe neighbours, trained neighbours), in order, from reports/neighbours.md."""
+    lists = {}
+    for section in markdown.split("\n## ")[1:]:
+        probe, *lines = section.splitlines()
+        body = lines[next(i for i, line in enumerate(lines) if line.startswith("| ---")) + 1:]  # under the header
+        rows = [[cell.strip().rsplit(" (", 1)[0] for cell in line.strip("|").split("|")]
+                for line in body if line.startswith("| ") and "(" in line]
+        if rows:
+            lists[probe.strip()] = ([r[0] for r in rows], [r[1] for r in rows])
+    return lists
+
+
+def neighbours_example() -> str:
+    """docs/models.md's sentence on how training moved the probe words' neighbours, from reports/neighbours.md."""
+    lists = neighbour_lists(Path("reports/neighbours.md").read_text())
+    first, (glove, trained) = next(iter(lists.items()))
+    kept = [len(set(g) & set(t)) for g, t in lists.values()]
+    return (f'In the default run, "{first}" has GloVe neighbours {", ".join(glove[:4])} and trained neighbours '
+            f'{", ".join(trained[:4])}; over the {len(lists)} probe words, {sum(kept)} of {sum(len(t) for _, t in lists.values())} '
+            f"trained neighbours ({', '.join(map(str, kept))} of {len(glove)} per word) were GloVe neighbours too.")
+
+
+def predict_example() -> str:
+    """The predict command on export.examples and what it prints (reports/predict_examples.tsv, made by `export`
+    with predict's own scoring), its two lines of standard error included."""
+    import shlex
+
+    examples = yaml.safe_load(Path("params.yaml").read_text())["export"]["examples"]
+    quoted = " ".join(f'"{t}"' if not set(t) & set('"$`\\!') else shlex.quote(t) for t in examples)
+    model = "models/raw_text_model.keras"
+    return "\n".join(["```", f"$ python -m stages.predict {quoted}", f"predict: loading TensorFlow and {model}",
+                      f"predict: scoring with {model}, the version committed at <commit>",
+                      Path("reports/predict_examples.tsv").read_text().rstrip("\n"), "```"])
+
+
 HANDLED_BY = ("tests.test_bad_inputs", "tests.test_predict_streams", "tests.test_interrupts", "tests.test_example")
 
 
@@ -300,7 +338,8 @@ BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds":
           "optimizer": optimizer,
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
-          "pr_verdicts": pr_verdicts, "peers": peers, "problems_handled": problems_handled}
+          "pr_verdicts": pr_verdicts, "peers": peers, "problems_handled": problems_handled,
+          "predict_example": predict_example, "neighbours_example": neighbours_example}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 

@@ -90,6 +90,7 @@ ERRORS = _("reports/errors.md", "markdown", "the most confidently wrong test rev
 PROJECTOR = _("reports/projector", "folder", "vectors and metadata for the Embedding Projector")
 NEIGHBOURS = _("reports/neighbours.md", "markdown", "nearest neighbours of the probe words")
 EMBEDDING_MAP = _("reports/embedding_map.svg", "svg", "t-SNE map of GloVe and of the trained embedding")
+PREDICT_EXAMPLES = _("reports/predict_examples.tsv", "tsv", "what `predict` prints for export.examples (README)")
 
 # The packaged default inputs (data.source: pypi): package, import name, file inside it, its SHA-256
 # (DATA_SOURCES.md); a mismatch means a different package build.

@@ -112,11 +112,14 @@ class Range:
 
 
 class Words:
-    """A non-empty list of strings."""
+    """A non-empty list of non-empty strings (words, or texts)."""
+
+    def __init__(self, what: str = "words"):
+        self.what = what
 
     def __call__(self, key: str, value: Any) -> list:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise ParamsError(f"{key}: expected a non-empty list of words, got {value!r}")
+            raise ParamsError(f"{key}: expected a non-empty list of {self.what}, got {value!r}")
         return value
 
 
@@ -247,7 +250,7 @@ SCHEMA: dict = {
         "length_buckets": IncreasingInts(),
         "errors_shown": Int(0, 10_000),
     },
-    "export": {"probe_words": Words(), "neighbours": Int(1, 1000)},
+    "export": {"probe_words": Words(), "neighbours": Int(1, 1000), "examples": Words("texts")},
     "baseline": {
         "tfidf_logreg": {"ngrams": Int(1, 5), "min_df": Int(1, None), "max_df": Float(0.0, 1.0, open_lo=True),
                          "C": Float(0.0, 1e6, open_lo=True)},
