@@ -1,9 +1,10 @@
 """Stage `export`: the learned embedding for people to look at, and a model that reads raw text.
 
 - reports/projector/: TensorFlow Embedding Projector files, as in the TensorFlow word-embeddings tutorial:
-  trained/vecs.tsv + trained/meta.tsv (one vector / one word per line, padding row left out, no header) and
-  the GloVe vectors of the same vocabulary before training in glove/, with a projector_config.pbtxt, so that
-  `tensorboard --logdir reports/projector` shows both spaces in the Projector tab.
+  trained/vecs.tsv + trained/meta.tsv (one vector per line, padding row left out; the metadata with a header
+  row: word, the model's sentiment for the word, its count in the training reviews and its band, to colour and
+  filter by) and the GloVe vectors of the same vocabulary before training in glove/, with a
+  projector_config.pbtxt, so that `tensorboard --logdir reports/projector` shows both spaces in the Projector tab.
 - reports/neighbours.md: nearest words by cosine similarity of the probe words, in GloVe and trained space.
 - reports/embedding_map.svg: a t-SNE map of the frequent words and the probe words with their neighbours, GloVe
   beside trained, coloured by the model's sentiment for each word (stages/lib/embedding_map.py).
@@ -28,7 +29,7 @@ from stages.lib.params import load_params
 from stages.lib.progress import QUIET
 from stages.lib.scores import DEFAULT_THRESHOLD, format_rows, header, score_batch, with_known_words
 
-READS = (catalog.VOCABULARY, catalog.MODEL, catalog.EMBEDDING_MATRIX, catalog.GLOVE_WORDS)
+READS = (catalog.VOCABULARY, catalog.MODEL, catalog.EMBEDDING_MATRIX, catalog.GLOVE_WORDS, catalog.TOKEN_IDS)
 WRITES = (catalog.PROJECTOR, catalog.NEIGHBOURS, catalog.RAW_TEXT_MODEL, catalog.SAVED_MODEL, catalog.EMBEDDING_MAP,
           catalog.PREDICT_EXAMPLES)
 ENGINE = False
@@ -37,13 +38,24 @@ PROJECTOR, NEIGHBOURS, EMBEDDING_MAP = catalog.PROJECTOR.path, catalog.NEIGHBOUR
 MAP_FREQUENT_WORDS = 40  # besides the probe words and their neighbours
 
 
-def write_projector_files(folder: Path, vectors: np.ndarray, words: list[str]) -> None:
-    """vecs.tsv and meta.tsv; a one-column metadata file has no header line."""
-    assert len(vectors) == len(words)
+def write_projector_files(folder: Path, vectors: np.ndarray, metadata: dict[str, list]) -> None:
+    """vecs.tsv, and meta.tsv with a header row and a column per metadata key (the word first): the Projector
+    colours and filters points by these columns."""
+    words = metadata["word"]
+    assert all(len(column) == len(vectors) for column in metadata.values())
     np.savetxt(folder / "vecs.tsv", vectors, delimiter="\t", fmt="%.6g")
     # Tabs or newlines inside a word would break the one-word-per-line format.
-    (folder / "meta.tsv").write_text("".join(w.replace("\t", " ").replace("\n", " ") + "\n" for w in words),
+    rows = zip(*([w.replace("\t", " ").replace("\n", " ") for w in words], *list(metadata.values())[1:]))
+    (folder / "meta.tsv").write_text("\t".join(metadata) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows),
                                      encoding="utf-8")
+
+
+def word_metadata(vocabulary: list[str], rows, sentiment: np.ndarray, counts: np.ndarray) -> dict[str, list]:
+    """The Projector's columns for the words of `rows`: the word, the model's P(positive) for a review that is
+    only the word, how often it occurs in the training reviews, and that as a band of ten (to colour by)."""
+    bands = np.minimum(np.floor(np.log10(np.maximum(counts[rows], 1))), 5).astype(int)
+    return {"word": [vocabulary[i] for i in rows], "sentiment": [f"{x:.3f}" for x in sentiment[rows]],
+            "count": [int(c) for c in counts[rows]], "count_band": [f"1e{b}+" for b in bands]}
 
 
 def projector_config(spaces: dict[str, str]) -> str:
@@ -81,11 +93,13 @@ def neighbours_markdown(spaces: dict[str, tuple[np.ndarray, list[str]]], probes:
     return "\n".join(lines)
 
 
-def word_sentiment(serving, words: list[str]) -> np.ndarray:
-    """P(positive) the raw-text model gives a review that is only the word, for each word."""
+def word_sentiment(serving, words: list[str], batch: int = 4096) -> np.ndarray:
+    """P(positive) the raw-text model gives a review that is only the word, for each word (in batches)."""
     import tensorflow as tf  # TensorFlow takes seconds to import
 
-    return serving(tf.constant(words)[:, None], training=False).numpy()[:, 0] if words else np.zeros(0)
+    parts = [serving(tf.constant(words[i:i + batch])[:, None], training=False).numpy()[:, 0]
+             for i in range(0, len(words), batch)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def main(params: dict, step=QUIET) -> None:
@@ -102,14 +116,6 @@ def main(params: dict, step=QUIET) -> None:
     in_glove = np.array([i >= 2 and w in glove_words for i, w in enumerate(vocabulary)])
     rows = np.flatnonzero(in_glove)
 
-    step("writing the Projector files")
-    with atomic_dir(PROJECTOR) as tmp:
-        (tmp / "trained").mkdir()
-        (tmp / "glove").mkdir()
-        write_projector_files(tmp / "trained", trained[1:], vocabulary[1:])  # row 0 (padding) left out
-        write_projector_files(tmp / "glove", glove_matrix[rows], [vocabulary[i] for i in rows])
-        (tmp / "projector_config.pbtxt").write_text(projector_config({"trained": "trained", "glove": "glove"}))
-
     step("finding nearest neighbours")
     spaces = {"GloVe (before training)": (glove_matrix[rows], [vocabulary[i] for i in rows]),
               f"trained ({params['train']['model']})": (trained[2:], vocabulary[2:])}
@@ -125,6 +131,16 @@ def main(params: dict, step=QUIET) -> None:
     with atomic_dir(SAVED_MODEL) as tmp:
         export_saved_model(serving, tmp)
     # After the saves: calling the model traces functions that would then be saved too, changing their bytes.
+    step("writing the Projector files")
+    sentiment = word_sentiment(serving, vocabulary)
+    counts = np.bincount(np.load(catalog.TOKEN_IDS.of("train")), minlength=len(vocabulary))
+    with atomic_dir(PROJECTOR) as tmp:
+        (tmp / "trained").mkdir()
+        (tmp / "glove").mkdir()
+        everything = np.arange(1, len(vocabulary))  # row 0 (padding) left out
+        write_projector_files(tmp / "trained", trained[1:], word_metadata(vocabulary, everything, sentiment, counts))
+        write_projector_files(tmp / "glove", glove_matrix[rows], word_metadata(vocabulary, rows, sentiment, counts))
+        (tmp / "projector_config.pbtxt").write_text(projector_config({"trained": "trained", "glove": "glove"}))
     step(f"scoring the examples -> {catalog.PREDICT_EXAMPLES.path}")
     examples = params["export"]["examples"]
     p, unknown = score_batch(with_known_words(serving), examples)
@@ -136,7 +152,7 @@ def main(params: dict, step=QUIET) -> None:
     drawn_words = [words[i] for i in drawn]
     write_text(EMBEDDING_MAP, map_svg({"GloVe (before training)": glove_matrix[rows][drawn],
                                        f"trained ({params['train']['model']})": trained[rows][drawn]},
-                                      drawn_words, word_sentiment(serving, drawn_words), probes, params["seed"]))
+                                      drawn_words, sentiment[rows[drawn]], probes, params["seed"]))
     print(f"export: {len(vocabulary) - 1} trained and {len(rows)} GloVe vectors -> {PROJECTOR}/, "
           f"map of {len(drawn)} words -> {EMBEDDING_MAP}, raw-text model -> {RAW_TEXT_MODEL}, "
           f"SavedModel -> {SAVED_MODEL}/")

@@ -23,7 +23,7 @@ def test_keras_tutorial_example_runs_with_learned_and_glove_embeddings(tmp_path)
         assert tokenize["vocab_size"] == len(vocabulary) == 16 < 50  # 14 words + padding + [UNK], cap 50
         matrix = np.load(root / "data/processed/embedding_matrix.npy")
         assert matrix.shape == (16, 50)
-        assert len((root / "reports/projector/trained/meta.tsv").read_text().splitlines()) == 15  # no padding row
+        assert len((root / "reports/projector/trained/meta.tsv").read_text().splitlines()) == 1 + 15  # no padding row
         metrics = json.loads((root / "reports/metrics.json").read_text())["test"]
         assert metrics["n"] == 4 and 0 <= metrics["accuracy"] <= 1 and np.isfinite(metrics["log_loss"])
         train = json.loads((root / "reports/train/metrics.json").read_text())

@@ -2,6 +2,7 @@
 import hashlib
 import itertools
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,13 +60,19 @@ def test_projector_files(tiny):
     root, params = tiny
     folder = root / "reports/projector"
     vocabulary = (root / "data/interim/vocab.txt").read_text().split("\n")[:-1]
+    counts = np.bincount(np.load(root / "data/interim/train_ids.npy"), minlength=len(vocabulary))
     for space in ("trained", "glove"):
         vecs = (folder / space / "vecs.tsv").read_text().splitlines()
-        meta = (folder / space / "meta.tsv").read_text().splitlines()
+        meta = pd.read_csv(folder / space / "meta.tsv", sep="\t", keep_default_na=False, quoting=3)
+        assert list(meta.columns) == ["word", "sentiment", "count", "count_band"]  # a header row: several columns
         assert len(vecs) == len(meta) > 0
         assert all(len(line.split("\t")) == params["data"]["glove_dim"] for line in vecs)
-        assert "" not in meta  # the padding row is left out, and there is no header
-    assert len((folder / "trained/meta.tsv").read_text().splitlines()) == len(vocabulary) - 1
+        assert "" not in set(meta["word"])  # the padding row is left out
+        assert meta["sentiment"].between(0, 1).all() and meta["sentiment"].nunique() > 1
+        assert (meta["count"].to_numpy() == counts[[vocabulary.index(w) for w in meta["word"]]]).all()
+    trained = pd.read_csv(folder / "trained/meta.tsv", sep="\t", keep_default_na=False, quoting=3)
+    assert trained["word"].tolist() == vocabulary[1:]
+    assert trained.loc[trained["word"] == "great", "sentiment"].item() > 0.5  # the tiny data's positive word
     config = (folder / "projector_config.pbtxt").read_text()
     paths = [line.split('"')[1] for line in config.splitlines() if "_path" in line]
     assert len(paths) == 4 and all((folder / p).is_file() for p in paths)
@@ -181,3 +188,47 @@ def test_best_epoch_metrics_pick_the_first_lowest_validation_loss():
     assert best_epoch_metrics(history) == {"train": {"accuracy": 0.8, "loss": 0.4},
                                            "eval": {"accuracy": 0.82, "loss": 0.35}, "step": 1, "epochs_run": 4}
     assert best_epoch_metrics(history, early_stopping=False)["step"] == 3  # patience null keeps the last epoch
+
+
+def test_tensorboard_projector_loads_both_spaces_with_their_metadata_columns(tiny):
+    """`tensorboard --logdir reports/projector`, as docs/models.md says, on 127.0.0.1: its Projector plugin lists
+    both spaces with their shapes and serves the metadata with its header (what the page colours by)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    root, params = tiny
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "tensorboard"), "--logdir", "reports/projector",
+                               "--host", "127.0.0.1", "--port", str(port)], cwd=root, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+    def get(path: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/projector/{path}", timeout=10) as answer:
+            return answer.read()
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                assert json.loads(get("runs")) == ["."]
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "TensorBoard did not start in 90 s"
+                time.sleep(0.5)
+        spaces = {e["tensorName"]: e for e in json.loads(get("info?run=."))["embeddings"]}
+        assert set(spaces) == {"trained", "glove"}
+        for name, space in spaces.items():
+            meta = (root / "reports/projector" / name / "meta.tsv").read_bytes()
+            assert space["tensorShape"] == [len(meta.splitlines()) - 1, params["data"]["glove_dim"]]  # - the header
+            served = get(f"metadata?run=.&name={name}&num_rows=100000")
+            assert served.decode().splitlines() == meta.decode().splitlines()
+            assert served.startswith(b"word\tsentiment\tcount\tcount_band\n")
+    finally:
+        server.kill()
+        server.wait()
