@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-optimizer bench-scale bench-scale-spark spark-cluster spark-cluster-stop object-store object-store-stop report compare plots example seeds choices clean-venv
+.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-optimizer bench-scale bench-scale-spark spark-cluster spark-cluster-stop object-store object-store-stop report compare exp-show discard plots example seeds choices clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -89,6 +89,17 @@ report: setup
 # One line per experiment: key params, test and out-of-domain accuracy, ROC AUC, margin over the best baseline
 compare: setup
 	$(BIN)/python -m tools.compare
+
+# `dvc exp show` cut to 120 columns: the experiment, the model's test figures first, then the params people change
+SHOWN := Experiment|Created|^test\.accuracy$$|^test\.roc_auc$$|^ood\.accuracy$$|^seed$$|^maxlen$$|^train\.model$$
+exp-show:
+	COLUMNS=120 dvc exp show --no-pager --drop '.*' --keep '$(SHOWN)'
+
+# Back to the committed state after `dvc exp run`: HEAD's params, lock and reports, and the outputs dvc.lock
+# records (from the DVC cache). Code is not touched; the experiment stays listed (`dvc exp remove NAME` deletes it).
+discard:
+	git checkout HEAD -- params.yaml dvc.lock reports
+	dvc checkout --force --quiet
 
 # The plots of the workspace: dvc_plots/index.html (works offline) and SVG pictures in reports/plot_pictures/
 plots: setup

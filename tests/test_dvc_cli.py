@@ -133,7 +133,19 @@ def test_exp_run_maxlen_reruns_pad_and_after_only(repo):
     scored = sh(repo, sys.executable, "-m", "stages.predict", "a great film")
     assert (f"predict: scoring with models/raw_text_model.keras, experiment {names[0]} with maxlen=20 (40 at {head})"
             in scored.stderr.splitlines()), scored.stderr
-    reset(repo)
+
+    # `make exp-show`: the experiment table in 120 columns, the model's test accuracy among the first
+    shown = sh(repo, "make", "-s", "-f", str(REPO / "Makefile"), "exp-show").stdout.splitlines()
+    header = next(line for line in shown if "Experiment" in line).split()
+    assert max(map(len, shown)) <= 120 and "test.accuracy" in header[:5] and "maxlen" in header, shown
+    assert any(line.split()[:1] == ["workspace"] and "20" in line.split() for line in shown), shown
+    # `make discard`: back to the committed params, metrics and model; the experiment stays listed
+    model = (repo / "models/model.keras").read_bytes()
+    sh(repo, "make", "-s", "-f", str(REPO / "Makefile"), "discard")
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""
+    assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
+    assert (repo / "models/model.keras").read_bytes() != model  # the committed model, not the experiment's
+    assert names[0] in {name for name, _, _ in exp_rows(repo)}
     scored = sh(repo, sys.executable, "-m", "stages.predict", "a great film")
     assert scored.stderr.splitlines()[-1] == (f"predict: scoring with models/raw_text_model.keras, the version "
                                                f"committed at {head}")
