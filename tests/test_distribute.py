@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 SCRIPT = textwrap.dedent("""
     import json, sys
@@ -84,65 +84,6 @@ def test_only_the_chief_writes_outputs(monkeypatch, config, chief):
     else:
         monkeypatch.setenv("TF_CONFIG", json.dumps(config))
     assert is_chief() is chief
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_worker_processes_train_as_one_and_only_the_chief_writes(tmp_path, default_params):
-    """multi_worker as a user runs it: `python -m stages train` on two machines (two processes on 127.0.0.1, each
-    in its own copy of the project), TF_CONFIG naming both. Labels are a fifth noise, so accuracy can differ."""
-    import shutil
-
-    import pandas as pd
-    import yaml
-
-    from tests.conftest import run_stage
-    from tests.fixtures import tiny_project
-
-    chief = tmp_path / "chief"
-    params = tiny_project(chief, default_params, n_reviews=2000)
-    reviews = pd.read_csv(chief / "data/external/reviews.csv")
-    flip = np.random.default_rng(3).random(len(reviews)) < 0.2
-    reviews.loc[flip, "label"] = 1 - reviews.loc[flip, "label"]
-    reviews.to_csv(chief / "data/external/reviews.csv", index=False)
-    params["train"].update(epochs=3, patience=None)
-    (chief / "params.yaml").write_text(yaml.safe_dump(params))
-    for stage in ["download", "validate_raw", "tokenize", "pad", "embed"]:
-        assert run_stage(stage, chief).returncode == 0, stage
-    worker, single = tmp_path / "worker", tmp_path / "single"
-    for copy in (worker, single):
-        shutil.copytree(chief, copy)
-
-    single_run = run_stage("train", single)
-    assert single_run.returncode == 0, single_run.stderr[-3000:]
-
-    params["train"]["distribute"] = "multi_worker"
-    addresses = [f"127.0.0.1:{free_port()}" for _ in range(2)]
-    processes = []
-    for index, root in enumerate((chief, worker)):
-        (root / "params.yaml").write_text(yaml.safe_dump(params))
-        config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CONFIG": json.dumps(config)}
-        processes.append(subprocess.Popen([sys.executable, "-m", "stages", "train"], cwd=root, env=env, text=True,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-    outputs = [p.communicate(timeout=600) for p in processes]
-    for p, (out, err) in zip(processes, outputs):
-        assert p.returncode == 0, err[-3000:]
-
-    assert (chief / "models/model.keras").exists() and (chief / "reports/train/metrics.json").exists()
-    assert not (worker / "models").exists() and not (worker / "reports/train").exists()
-    assert "the chief writes the model" in outputs[1][0]
-    distributed = json.loads((chief / "reports/train/metrics.json").read_text())
-    alone = json.loads((single / "reports/train/metrics.json").read_text())
-    assert distributed["epochs_run"] == alone["epochs_run"] == 3
-    assert 0.6 < alone["eval"]["accuracy"] < 0.95  # the noise shows: neither chance nor perfect
-    assert abs(distributed["eval"]["accuracy"] - alone["eval"]["accuracy"]) <= 0.01
 
 
 @pytest.mark.parametrize("distribute", ["none", "mirrored"])

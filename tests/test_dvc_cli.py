@@ -155,11 +155,9 @@ def test_exp_run_maxlen_reruns_pad_and_after_only(repo):
 # then changed. Training is deterministic, so an unchanged model stops the chain (see validation.features).
 PARAM_CASES = [
     ("maxlen=20", AFTER_PAD),
-    ("pad.truncating=pre", AFTER_PAD),
     ("tokenize.vocab_size=50", {"tokenize"} | AFTER_PAD | {"embed"}),
     ("embedding.oov_init=zeros", {"embed", "validate_features", "train", "evaluate", "export"}),
     ("embedding.trainable=false", {"train", "evaluate", "export"}),
-    ("train.epochs=1", {"train", "evaluate", "export"}),
     ("train.nb_l2=3e-6", {"train", "evaluate", "export"}),  # DVC writes 3e-06, which YAML 1.1 reads as a string
     ("evaluate.threshold=0.6", {"evaluate", "baseline"}),  # the baselines' labels use the same threshold
     ("baseline.nbsvm.C=2", {"baseline"}),

@@ -58,7 +58,8 @@ def test_the_data_stages_on_a_standalone_cluster_write_the_local_engines_bytes(d
     params = project(spark, default_params, "spark", reviews)
     params["engine"]["spark"]["master"] = cluster["master"]
     (spark / "params.yaml").write_text(yaml.safe_dump(params))
-    for stage in DATA_STAGES:
+    stages = DATA_STAGES[:3]  # the reviews' stages; tests/test_testbed.py runs all six on a cluster across hosts
+    for stage in stages:
         assert run(stage, local).returncode == 0, stage
         result = run(stage, spark)
         assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
@@ -67,11 +68,11 @@ def test_the_data_stages_on_a_standalone_cluster_write_the_local_engines_bytes(d
     # The master's record: an application per Spark stage, each of which ran executors on the worker.
     state = record(cluster["webui"])
     apps = {app["name"].removeprefix("imdb-embeddings "): app["id"] for app in state["completedapps"]}
-    assert SPARK_STAGES <= set(apps)
+    assert set(stages) <= set(apps) <= SPARK_STAGES
     (worker,) = state["workers"]
     assert worker["host"] == "127.0.0.1" and worker["state"] == "ALIVE"
     ran = {executor["appid"] for executor in record(worker["webuiaddress"])["finishedexecutors"]}
-    assert {apps[stage] for stage in SPARK_STAGES} <= ran
+    assert {apps[stage] for stage in stages} <= ran
 
 
 def java_drivers(cwd: Path) -> set[int]:

@@ -2,10 +2,12 @@
 `storage`, a Spark master on `master`, a worker on each of `worker1` and `worker2` (which cannot see the
 project's folder, nor the scratch project), and the stages run on `driver` with `engine.spark.storage`.
 
-The data stages give the local engine's bytes with their executors on the worker hosts; faults are caused for
-real: a worker killed or cut off mid-stage (the stage finishes, same bytes), every worker lost (one line within
-the timeout), the store's host cut off, a wrong secret. Everything started is stopped, and every namespace
-removed, also when a test fails.
+The data stages give the local engine's bytes with their executors on the worker hosts, and `predict --out` on
+the cluster the local scores; faults are caused for real: a worker killed or cut off mid-stage (the stage
+finishes, same bytes), every worker lost (one line within the timeout), the store's host cut off, a wrong secret.
+Two TensorFlow workers on the worker hosts train one model from clones filled by `dvc pull`, and a peer killed
+or cut off mid-training ends the other in one line. Everything started is stopped, and every namespace removed,
+also when a test fails.
 """
 import fcntl
 import json
@@ -131,6 +133,34 @@ def test_data_stages_across_hosts_write_the_local_engines_bytes(default_params, 
         assert bed["env"]["AWS_SECRET_ACCESS_KEY"] not in result.stdout + result.stderr
     assert_same_files(local, spark)
     assert executors_on(bed["root"]) == {"worker1", "worker2"}  # the tasks ran on the worker hosts
+
+
+def test_predict_out_on_the_cluster_scores_as_the_local_engine(tf_clones, bed):
+    """`predict --file --out --engine spark` on the driver: the file and the model are staged in the store and
+    scored on the worker hosts (which cannot see the driver's project); the scores equal the local engine's."""
+    import pandas as pd
+
+    root = tf_clones["origin"]
+    texts = [f"a {'great wonderful' if i % 2 else 'awful boring'} film number {i}" for i in range(300)]
+    pd.DataFrame({"text": texts, "id": [f"r{i}" for i in range(300)]}).to_parquet(root / "in.parquet")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["engine"]["spark"].update(storage="s3://dvc/stage", master=MASTER)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    applications = {host: set((bed["root"] / host).glob("app-*")) for host in ("worker1", "worker2")}
+    environment = {**os.environ, **tf_clones["env"]}
+    environment.pop("PYTHONPATH", None)
+    scores = {}
+    for engine in ("local", "spark"):
+        argv = [sys.executable, "-m", "stages.predict", "--file", "in.parquet", "--out", f"{engine}.parquet",
+                "--engine", engine]
+        result = subprocess.run(testbed.command("driver", argv), cwd=root, env=environment, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        scores[engine] = pd.read_parquet(root / f"{engine}.parquet")
+    pd.testing.assert_frame_equal(scores["local"], scores["spark"])
+    ran = [host for host in applications if set((bed["root"] / host).glob("app-*")) - applications[host]]
+    assert ran, "no worker host ran the scoring"  # one task (300 rows): one executor's host at least
+    # (here, before the tests below kill the Spark workers)
 
 
 def spark_project(bed, default_params, name: str, start_timeout: int = 60, **conf) -> Path:
@@ -359,30 +389,3 @@ def test_a_peer_lost_mid_training_ends_the_other_in_one_line_and_keeps_the_last_
     assert took < 15 + 60, took  # the peer timeout, and room for a loaded machine
     assert (model.read_bytes() if model.exists() else None) == kept
     assert not list(chief.rglob(".*.tmp")) and not (tf_clones["clones"]["worker2"] / "models").exists()
-
-
-def test_predict_out_on_the_cluster_scores_as_the_local_engine(tf_clones, bed):
-    """`predict --file --out --engine spark` on the driver: the file and the model are staged in the store and
-    scored on the worker hosts (which cannot see the driver's project); the scores equal the local engine's."""
-    import pandas as pd
-
-    root = tf_clones["origin"]
-    texts = [f"a {'great wonderful' if i % 2 else 'awful boring'} film number {i}" for i in range(300)]
-    pd.DataFrame({"text": texts, "id": [f"r{i}" for i in range(300)]}).to_parquet(root / "in.parquet")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["engine"]["spark"].update(storage="s3://dvc/stage", master=MASTER)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    applications = {host: set((bed["root"] / host).glob("app-*")) for host in ("worker1", "worker2")}
-    environment = {**os.environ, **tf_clones["env"]}
-    environment.pop("PYTHONPATH", None)
-    scores = {}
-    for engine in ("local", "spark"):
-        argv = [sys.executable, "-m", "stages.predict", "--file", "in.parquet", "--out", f"{engine}.parquet",
-                "--engine", engine]
-        result = subprocess.run(testbed.command("driver", argv), cwd=root, env=environment, capture_output=True,
-                                text=True, timeout=600)
-        assert result.returncode == 0, result.stderr[-3000:]
-        scores[engine] = pd.read_parquet(root / f"{engine}.parquet")
-    pd.testing.assert_frame_equal(scores["local"], scores["spark"])
-    ran = [host for host in applications if set((bed["root"] / host).glob("app-*")) - applications[host]]
-    assert ran, "no worker host ran the scoring"  # one task (300 rows): one executor's host at least
