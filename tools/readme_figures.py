@@ -85,6 +85,18 @@ def results() -> str:
     return "\n".join(lines)
 
 
+def headline() -> str:
+    """The README's first lines: what the model does, on how many test reviews, against what."""
+    m, b, peers = load("reports/metrics.json"), load("reports/baseline/metrics.json"), load("reports/peers.json")
+    t = m["test"]
+    best = max(("nbsvm", "tfidf_logreg"), key=lambda name: b[name]["test"]["accuracy"])
+    names = {"nbsvm": "NBSVM", "tfidf_logreg": "TF-IDF + logistic regression"}
+    fasttext = peers["results"]["fasttext"]
+    return (f"On {t['n']:,} held-out test reviews the default model is right {pct(t['accuracy'])} of the time "
+            f"(ROC AUC {num(t['roc_auc'], 3)}); on the same split the best classic baseline, {names[best]}, gets "
+            f"{pct(b[best]['test']['accuracy'])} and fastText {pct(fasttext['test_accuracy'])}.")
+
+
 def search() -> str:
     v = load("reports/variants.json")
     rows = v.get("search", {})
@@ -339,7 +351,7 @@ BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds":
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers, "problems_handled": problems_handled,
-          "predict_example": predict_example, "neighbours_example": neighbours_example}
+          "predict_example": predict_example, "headline": headline, "neighbours_example": neighbours_example}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 
