@@ -128,3 +128,38 @@ def test_embedding_map_is_legible_at_the_readme_width(tmp_path):
                     f"--screenshot={shot}", f"--window-size={README_WIDTH},560", page.resolve().as_uri()],
                    capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000  # a picture, not blank
+
+
+SCREENSHOTS = REPO / ".screenshots"  # git-ignored: what the browser tests saw, for a person to look at
+GITHUB_HEADER = 130  # px above a README on GitHub's file view at 1280 px: the site's bar, the path, the file's bar
+
+
+@needs_browser
+def test_readme_first_screen_says_what_it_is_its_result_and_the_two_commands(tmp_path):
+    """README.md rendered by cmark-gfm (GitHub's library) in a column of GitHub's width with GitHub's type, in a
+    1280x800 window: the plain statement, the generated headline and both commands end above the fold."""
+    from tests.test_readme import rendered
+
+    body = rendered(REPO / "README.md").replace('src="reports/', f'src="{(REPO / "reports").as_uri()}/')
+    measure = """<script>
+      const find = (tag, text) => [...document.querySelectorAll(tag)].find(e => e.textContent.includes(text));
+      const bottom = e => e ? e.getBoundingClientRect().bottom : null;
+      document.getElementById('facts').textContent = JSON.stringify({
+        statement: bottom(find('p', 'It learns which words')), headline: bottom(find('p', 'held-out test reviews')),
+        commands: bottom(find('pre', 'make repro')), test: bottom(find('pre', 'make test'))});
+    </script>"""
+    page = tmp_path / "readme.html"
+    style = ('body{margin:0;font:16px/1.5 -apple-system,"Segoe UI","Noto Sans",Helvetica,Arial,sans-serif} '
+             'pre{font-size:85%;padding:16px;background:#f6f8fa} img{max-width:100%} '
+             f'article{{width:{README_WIDTH - 64}px;margin:{GITHUB_HEADER}px auto 0;padding:0 32px}}')
+    page.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><style>{style}</style></head><body><article>'
+                    f'{body}</article><pre id="facts"></pre>{measure}</body></html>', encoding="utf-8")
+    facts = json.loads(html.unescape(re.search(r'<pre id="facts">(.*?)</pre>', rendered_dom(page), re.S).group(1)))
+    assert None not in facts.values(), facts
+    assert max(facts.values()) <= 800, facts  # px from the top of the window
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / "readme_first_screen.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
+                    f"--screenshot={shot}", "--window-size=1280,800", page.resolve().as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
