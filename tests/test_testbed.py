@@ -380,9 +380,15 @@ def test_a_peer_lost_mid_training_ends_the_other_in_one_line_and_keeps_the_last_
         took = time.monotonic() - started
     finally:
         testbed.cut("worker1", "up")
+        try:  # the cut-off chief loses its peer too: it ends by itself (and removes its temporaries)
+            lost.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            pass
         for run in runs:
             run.kill()
             run.communicate()
+    if "cut off" in fault:
+        assert lost.returncode == 1, lost.returncode  # its own end (the test's SIGKILL would give -9)
     line = one_line(subprocess.CompletedProcess(survivor.args, survivor.returncode, out, err))
     assert survivor.returncode == 1 and line.startswith(f"train: {blamed} of the multi_worker cluster stopped"), line
     assert "train.peer_timeout" in line and "models/model.keras is the last one trained" in line
