@@ -27,7 +27,7 @@ from stages.lib.keras_files import load_model, save_keras_reproducibly
 from stages.lib.markdown import md_text
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET
-from stages.lib.scores import DEFAULT_THRESHOLD, format_rows, header, score_batch, with_known_words
+from stages.lib.scores import DEFAULT_THRESHOLD, format_rows, header, score, score_batch, with_known_words
 
 READS = (catalog.VOCABULARY, catalog.MODEL, catalog.EMBEDDING_MATRIX, catalog.GLOVE_WORDS, catalog.TOKEN_IDS)
 WRITES = (catalog.PROJECTOR, catalog.NEIGHBOURS, catalog.RAW_TEXT_MODEL, catalog.SAVED_MODEL, catalog.EMBEDDING_MAP,
@@ -41,13 +41,14 @@ MAP_FREQUENT_WORDS = 40  # besides the probe words and their neighbours
 def write_projector_files(folder: Path, vectors: np.ndarray, metadata: dict[str, list]) -> None:
     """vecs.tsv, and meta.tsv with a header row and a column per metadata key (the word first): the Projector
     colours and filters points by these columns."""
-    words = metadata["word"]
     assert all(len(column) == len(vectors) for column in metadata.values())
     np.savetxt(folder / "vecs.tsv", vectors, delimiter="\t", fmt="%.6g")
-    # Tabs or newlines inside a word would break the one-word-per-line format.
-    rows = zip(*([w.replace("\t", " ").replace("\n", " ") for w in words], *list(metadata.values())[1:]))
-    (folder / "meta.tsv").write_text("\t".join(metadata) + "\n" + "".join("\t".join(map(str, r)) + "\n" for r in rows),
-                                     encoding="utf-8")
+
+    def line(row) -> str:  # tabs or newlines inside a word would break the one-row-per-line format
+        return "\t".join(str(v).replace("\t", " ").replace("\n", " ") for v in row) + "\n"
+
+    rows = [metadata, *zip(*metadata.values())]  # the header (the keys), then a row per vector
+    (folder / "meta.tsv").write_text("".join(map(line, rows)), encoding="utf-8")
 
 
 def word_metadata(vocabulary: list[str], rows, sentiment: np.ndarray, counts: np.ndarray) -> dict[str, list]:
@@ -93,15 +94,6 @@ def neighbours_markdown(spaces: dict[str, tuple[np.ndarray, list[str]]], probes:
     return "\n".join(lines)
 
 
-def word_sentiment(serving, words: list[str], batch: int = 4096) -> np.ndarray:
-    """P(positive) the raw-text model gives a review that is only the word, for each word (in batches)."""
-    import tensorflow as tf  # TensorFlow takes seconds to import
-
-    parts = [serving(tf.constant(words[i:i + batch])[:, None], training=False).numpy()[:, 0]
-             for i in range(0, len(words), batch)]
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
 def main(params: dict, step=QUIET) -> None:
     step.expect(8)
     step("importing TensorFlow, loading the model")
@@ -132,7 +124,8 @@ def main(params: dict, step=QUIET) -> None:
         export_saved_model(serving, tmp)
     # After the saves: calling the model traces functions that would then be saved too, changing their bytes.
     step("writing the Projector files")
-    sentiment = word_sentiment(serving, vocabulary)
+    scorer = with_known_words(serving)
+    sentiment = score(scorer, vocabulary, 4096)  # each word alone, as a review
     counts = np.bincount(np.load(catalog.TOKEN_IDS.of("train")), minlength=len(vocabulary))
     with atomic_dir(PROJECTOR) as tmp:
         (tmp / "trained").mkdir()
@@ -143,7 +136,7 @@ def main(params: dict, step=QUIET) -> None:
         (tmp / "projector_config.pbtxt").write_text(projector_config({"trained": "trained", "glove": "glove"}))
     step(f"scoring the examples -> {catalog.PREDICT_EXAMPLES.path}")
     examples = params["export"]["examples"]
-    p, unknown = score_batch(with_known_words(serving), examples)
+    p, unknown = score_batch(scorer, examples)
     write_text(catalog.PREDICT_EXAMPLES.path, header(False) + format_rows(1, examples, p, unknown, DEFAULT_THRESHOLD,
                                                                            "tsv"))
     step("drawing the embedding map (t-SNE)")

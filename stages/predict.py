@@ -43,7 +43,7 @@ from stages.lib.keras_files import load_model
 from stages.lib.params import PARAMS_FILE, load_params
 from stages.lib.progress import Steps, bar as progress_bar
 from stages.lib.provenance import model_origin
-from stages.lib.scores import (DEFAULT_THRESHOLD, NO_TEXT, format_rows, header, labels, score_batch,
+from stages.lib.scores import (DEFAULT_THRESHOLD, NO_TEXT, format_rows, header, labels, score, score_batch,
                                with_known_words)
 from stages.lib.storage import is_remote, open_input
 
@@ -78,12 +78,6 @@ def load(path: Path = MODEL):
     except (ValueError, KeyError, TypeError) as e:
         raise SystemExit(f"{damaged} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); {fix}") from None
     return model
-
-
-def score(model, reviews: list[str], batch_size: int = 1024):
-    """P(positive) of every review, in batches."""
-    parts = [score_batch(model, reviews[i:i + batch_size])[0] for i in range(0, len(reviews), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def _lines(stream, name: str, batch_size: int, path: Path | None = None) -> Iterator[list[str]]:

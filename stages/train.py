@@ -72,9 +72,14 @@ def strategy_for(name: str, peer_timeout: int = 60):
                          "with the same params") from None
 
 
+def tf_config() -> dict:
+    """TF_CONFIG, the machines of a multi_worker run and this one's place among them ({} when unset)."""
+    return json.loads(os.environ.get("TF_CONFIG") or "{}")
+
+
 def peers() -> list[str]:
     """The addresses TF_CONFIG lists, chief first."""
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster") or {}
+    cluster = tf_config().get("cluster") or {}
     return [address for job in ("chief", "worker") for address in cluster.get(job, [])]
 
 
@@ -118,7 +123,7 @@ def lost_peer(message: str) -> str:
     """The machine TensorFlow's message blames, with its TF_CONFIG address: the task it names
     (`/job:worker/replica:0/task:1`, not this one's own devices), or, when this machine's heartbeats to the
     coordination service went unanswered, the chief, which runs that service."""
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    config = tf_config()
     cluster, task = config.get("cluster") or {}, config.get("task") or {}
     blamed = re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)(?!/device)", message)
     if "CoordinationService/Heartbeat" in message:
@@ -141,7 +146,7 @@ def refuse_a_stray_cluster(distribute: str) -> None:
 
 def is_chief() -> bool:
     """Whether this process writes the outputs: always, except on the non-chief workers of multi_worker."""
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    config = tf_config()
     task = config.get("task") or {}
     if not task:
         return True

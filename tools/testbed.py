@@ -88,7 +88,8 @@ def command(host: str, argv: list[str], hidden: tuple = (), cwd=None) -> list[st
     venv = PROJECT / ".venv"
     hide = " && ".join(f"mount -t tmpfs tmpfs {shlex.quote(str(folder))}" for folder in (PROJECT, *hidden))
     script = (f'keep=$(mktemp -d) && mount --bind {shlex.quote(str(venv))} "$keep" && {hide} && '
-              f'mkdir -p {shlex.quote(str(venv))} && mount --move "$keep" {shlex.quote(str(venv))} && cd {shlex.quote(str(cwd or "/"))} && '
+              f'mkdir -p {shlex.quote(str(venv))} && mount --move "$keep" {shlex.quote(str(venv))} && '
+              f'cd {shlex.quote(str(cwd or "/"))} && '
               'exec "$@"')
     return prefix + ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *argv]
 

@@ -33,6 +33,12 @@ def score_batch(model, reviews: list[str]):
     return p, (ids <= 1).all(axis=1)  # ids 0 (padding) and 1 ([UNK]) only
 
 
+def score(model, reviews: list[str], batch_size: int = 1024):
+    """P(positive) of every review, in batches."""
+    parts = [score_batch(model, reviews[i:i + batch_size])[0] for i in range(0, len(reviews), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
 def one_line(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
