@@ -215,6 +215,7 @@ class Engine:
         except BaseException:  # a task's error: stop Spark first, so no running task reports to a closed driver
             gave_up = watchdog.gave_up
             self.close()
+            _stop_java()  # before the message: nothing of the JVM may print after it
             if gave_up:  # the job was cancelled for want of an executor: that is the message, not Py4J's
                 raise SystemExit(gave_up) from None
             raise
@@ -226,7 +227,6 @@ class Engine:
             self._session.sparkContext.cancelAllJobs()
             self._session.stop()
             self._session = None
-            _stop_java()
 
 
 class ExecutorWatchdog:
