@@ -32,6 +32,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`--dist loadgroup` keeps an `xdist_group` on one worker by a suffix pytest-xdist adds to the node ids; with a
+    pytest whose node ids take no suffix (9.2 with pytest-xdist 3.8) the group is spread over the workers silently.
+    Each test of a group fails then, before its fixtures are set up."""
+    groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group")})
+    if groups and getattr(item.config.option, "loadgroup", False) and not item.nodeid.endswith("@" + "_".join(groups)):
+        pytest.fail(f"its xdist_group {groups} is not applied by this pytest and pytest-xdist: pin the versions of "
+                    "requirements-test.txt", pytrace=False)
+
+
 @pytest.fixture
 def default_params() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())
