@@ -16,15 +16,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 setup: $(STAMP) $(PLOTS_PAGE)
 
 $(STAMP): requirements.txt requirements-test.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(PYTHON) -m tools.install $(VENV) requirements-test.txt   # venv and pip, with a line saying what they do
 	touch $(STAMP)
 
 # The Spark engine (engine.name: spark): pyspark and a Java runtime from the package index; the tests use it too
 setup-spark: $(SPARK_STAMP)
 
 $(SPARK_STAMP): $(STAMP) requirements-spark.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	$(PYTHON) -m tools.install $(VENV) requirements-spark.txt
 	touch $(SPARK_STAMP)
 
 $(PLOTS_PAGE): $(STAMP)

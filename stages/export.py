@@ -143,9 +143,11 @@ def main(params: dict, step=QUIET) -> None:
     words = [vocabulary[i] for i in rows]
     drawn = choose_words(trained[rows], words, probes, k, MAP_FREQUENT_WORDS)
     drawn_words = [words[i] for i in drawn]
-    write_text(EMBEDDING_MAP, map_svg({"GloVe (before training)": glove_matrix[rows][drawn],
-                                       f"trained ({params['train']['model']})": trained[rows][drawn]},
-                                      drawn_words, sentiment[rows[drawn]], probes, params["seed"]))
+    lists = {probe: tuple([word for word, _ in nearest(v, w, probe, k) or []] for v, w in spaces.values())
+             for probe in probes}
+    write_text(EMBEDDING_MAP, map_svg({"Before training: GloVe": glove_matrix[rows][drawn],
+                                       "After training": trained[rows][drawn]},
+                                      drawn_words, sentiment[rows[drawn]], probes, params["seed"], lists))
     print(f"export: {len(vocabulary) - 1} trained and {len(rows)} GloVe vectors -> {PROJECTOR}/, "
           f"map of {len(drawn)} words -> {EMBEDDING_MAP}, raw-text model -> {RAW_TEXT_MODEL}, "
           f"SavedModel -> {SAVED_MODEL}/")

@@ -67,12 +67,13 @@ def line_points(svg: str) -> list[int]:
 @pytest.mark.skipif(not MERMAID_JS.exists(), reason="no Mermaid build: run `make browser` first")
 def test_report_charts_render_as_github_would(tmp_path):
     """The Mermaid blocks of the pull-request report, drawn by Mermaid itself: every block becomes an SVG chart,
-    and a 2-epoch base and a 3-epoch workspace each draw the points they measured, no more."""
+    one chart per quantity holds both revisions, and a 2-epoch base and a 3-epoch workspace draw the 2 epochs both
+    measured, no more."""
     from tools.mermaid_plots import charts
 
     files, _ = fake_revisions()
     blocks = [b for b in charts(lambda rev, path: files[rev].get(path)) if b.startswith("```mermaid")]
-    assert len(blocks) == 6  # loss, ROC, precision-recall, for each revision (the fake runs have no accuracy)
+    assert len(blocks) == 3  # loss, ROC, precision-recall (the fake runs have no accuracy)
     page = mermaid_page(blocks, tmp_path / "charts.html")
     dom = rendered_dom(page).rpartition("</head>")[2]  # the body: what was drawn, not the script
     # a block Mermaid cannot parse becomes an "error" diagram ("Syntax error in text"), not a chart
@@ -82,9 +83,8 @@ def test_report_charts_render_as_github_would(tmp_path):
     by_title = {}
     for svg in svgs:
         by_title[re.search(r'<g class="chart-title"><text[^>]*>([^<]+)</text>', svg).group(1)] = svg
-    assert line_points(by_title["Loss per epoch, base (2 epochs)"]) == [2, 2]  # train, validation
-    assert line_points(by_title["Loss per epoch, workspace (3 epochs)"]) == [3, 3]
-    assert line_points(by_title["ROC curve (test set), workspace"]) == [21]
+    assert line_points(by_title["Loss per epoch"]) == [2, 2, 2, 2]  # train, validation of base and workspace
+    assert line_points(by_title["ROC curve (test set)"]) == [21, 21]
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
                     "--proxy-bypass-list=<-loopback>", "--virtual-time-budget=15000", "--window-size=900,2600",
                     f"--screenshot={tmp_path / 'charts.png'}", page.resolve().as_uri()],
@@ -93,12 +93,13 @@ def test_report_charts_render_as_github_would(tmp_path):
 
 
 README_WIDTH = 830  # px: the width of GitHub's README column on a laptop screen
+SCREENSHOTS = REPO / ".screenshots"  # git-ignored: what the browser tests saw, for a person to look at
 
 
 @needs_browser
 def test_embedding_map_is_legible_at_the_readme_width(tmp_path):
-    """The committed picture, drawn as wide as the README shows it: labels of at least 9 px that do not cover one
-    another, every probe word among them; and a screenshot of it."""
+    """The committed picture, drawn as wide as the README shows it: labels of at least 9 px that cover no other
+    label and no dot, every probe word among them; and a screenshot of it (in .screenshots/)."""
     svg = (REPO / "reports/embedding_map.svg").read_text(encoding="utf-8")
     svg = re.sub(r' width="\d+" height="\d+"', ' style="width: 100%; height: auto"', svg, count=1)
     measure = """<script>
@@ -109,8 +110,16 @@ def test_embedding_map_is_legible_at_the_readme_width(tmp_path):
         const a = boxes[i], b = boxes[j];
         if (a.left + 1 < b.right && b.left + 1 < a.right && a.top + 3 < b.bottom && b.top + 3 < a.bottom) overlaps++, pairs.push([labels[i].textContent, labels[j].textContent]);
       }
+      const dots = [...document.querySelectorAll('svg circle')].map(c => c.getBoundingClientRect());
+      const covered = [];  // a label's glyph box over a dot (0.5 px of slack for anti-aliasing)
+      labels.forEach((t, i) => dots.forEach(d => {
+        const a = boxes[i];
+        if (a.left + 0.5 < d.right && d.left + 0.5 < a.right && a.top + 0.5 < d.bottom && d.top + 0.5 < a.bottom)
+          covered.push(t.textContent);
+      }));
       document.getElementById('facts').textContent = JSON.stringify({
         words: labels.map(t => t.textContent), smallest: Math.min(...boxes.map(b => b.height)), overlaps, pairs,
+        covered,
         width: document.querySelector('svg').getBoundingClientRect().width});
     </script>"""
     page = tmp_path / "map.html"
@@ -123,21 +132,23 @@ def test_embedding_map_is_legible_at_the_readme_width(tmp_path):
     assert set(params["export"]["probe_words"]) <= set(facts["words"]) and len(facts["words"]) > 60
     assert facts["smallest"] >= 9, facts["smallest"]  # px on screen, the glyphs' box
     assert facts["overlaps"] == 0, facts["pairs"]
-    shot = tmp_path / "map.png"
+    assert facts["covered"] == [], facts["covered"]  # no dot under a label
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / "embedding_map.png"
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
-                    f"--screenshot={shot}", f"--window-size={README_WIDTH},560", page.resolve().as_uri()],
+                    f"--screenshot={shot}", f"--window-size={README_WIDTH},720", page.resolve().as_uri()],
                    capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000  # a picture, not blank
 
 
-SCREENSHOTS = REPO / ".screenshots"  # git-ignored: what the browser tests saw, for a person to look at
 GITHUB_HEADER = 130  # px above a README on GitHub's file view at 1280 px: the site's bar, the path, the file's bar
 
 
 @needs_browser
 def test_readme_first_screen_says_what_it_is_its_result_and_the_two_commands(tmp_path):
     """README.md rendered by cmark-gfm (GitHub's library) in a column of GitHub's width with GitHub's type, in a
-    1280x800 window: the plain statement, the generated headline and both commands end above the fold."""
+    1280x800 window: the plain statement, the generated headline, both commands and their first run's time end
+    above the fold."""
     from tests.test_readme import rendered
 
     body = rendered(REPO / "README.md").replace('src="reports/', f'src="{(REPO / "reports").as_uri()}/')
@@ -146,7 +157,8 @@ def test_readme_first_screen_says_what_it_is_its_result_and_the_two_commands(tmp
       const bottom = e => e ? e.getBoundingClientRect().bottom : null;
       document.getElementById('facts').textContent = JSON.stringify({
         statement: bottom(find('p', 'It learns which words')), headline: bottom(find('p', 'held-out test reviews')),
-        commands: bottom(find('pre', 'make repro')), test: bottom(find('pre', 'make test'))});
+        commands: bottom(find('pre', 'make repro')), test: bottom(find('pre', 'make test')),
+        firstRun: bottom(find('p', 'the first make repro took'))});
     </script>"""
     page = tmp_path / "readme.html"
     style = ('body{margin:0;font:16px/1.5 -apple-system,"Segoe UI","Noto Sans",Helvetica,Arial,sans-serif} '
@@ -163,3 +175,61 @@ def test_readme_first_screen_says_what_it_is_its_result_and_the_two_commands(tmp
                     f"--screenshot={shot}", "--window-size=1280,800", page.resolve().as_uri()],
                    capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+@needs_browser
+@pytest.mark.skipif(not MERMAID_JS.exists(), reason="no Mermaid build: run `make browser` first")
+def test_pr_report_reads_as_a_comment(tmp_path, monkeypatch):
+    """A pull-request report of a regression, rendered by cmark-gfm and Mermaid in a comment's width: a chart per
+    quantity with both revisions, legends in the text's own size, the unchanged baselines in one row, no empty
+    params table, the embedding map shown; its screenshot goes to .screenshots/."""
+    from tests.markdown_checks import render
+    from tools import pr_report
+    from tools.mermaid_plots import charts
+
+    monkeypatch.chdir(REPO)  # the map's path is read against git
+    files, _ = fake_revisions()
+    metrics = {"reports/metrics.json": {"test.accuracy": {"old": 0.9242, "new": 0.8811, "diff": -0.0431},
+                                        "test.roc_auc": {"old": 0.9767, "new": 0.9512, "diff": -0.0255}},
+               "reports/baseline/metrics.json": {f"{m}.test.accuracy": {"old": 0.9, "new": 0.9, "diff": 0.0}
+                                                 for m in ("nbsvm", "tfidf_logreg", "lexicon")}}
+    lines, ok = pr_report.verdict_lines([pr_report.metric_check(metrics, "test.accuracy", 0.005)], "main")
+    lines += pr_report.metrics_section(metrics) + pr_report.params_section({}) + ["## Plots", ""]
+    for block in charts(lambda rev, path: files[rev].get(path)):
+        lines += [block, ""]
+    lines += pr_report.embedding_map_section("HEAD", url=(REPO / "reports/embedding_map.svg").as_uri())
+    assert not ok and "| baseline: 3 metrics | unchanged | unchanged | |" in lines and "No param changed." in lines
+    body = re.sub(r'<pre lang="mermaid"><code>(.*?)</code></pre>', r'<pre class="mermaid">\1</pre>',
+                  render("\n".join(lines)), flags=re.S)
+    script = MERMAID_JS.read_text(encoding="utf-8").replace("</script", "<\\/script")
+    measure = """<script>
+      mermaid.initialize({startOnLoad: false});
+      window.addEventListener('load', () => mermaid.run().then(() => {
+        const legends = [...document.querySelectorAll('p')].filter(p => p.textContent.startsWith('Lines:'));
+        const img = document.querySelector('img');
+        document.getElementById('facts').textContent = JSON.stringify({
+          charts: document.querySelectorAll('svg[aria-roledescription="xychart"]').length,
+          blocks: document.querySelectorAll('pre.mermaid').length,
+          legendPx: legends.map(p => parseFloat(getComputedStyle(p).fontSize)),
+          map: img ? [img.naturalWidth, img.getBoundingClientRect().width] : null,
+          tables: document.querySelectorAll('table').length});
+      }));
+    </script>"""
+    style = ('body{margin:0;font:14px/1.5 -apple-system,"Segoe UI","Noto Sans",Helvetica,Arial,sans-serif} '
+             'article{width:852px;padding:16px} img{max-width:100%} table{border-collapse:collapse} '
+             'td,th{border:1px solid #d0d7de;padding:6px 13px}')
+    page = tmp_path / "report.html"
+    page.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><style>{style}</style><script>{script}</script>'
+                    f'</head><body><article>{body}</article><pre id="facts"></pre>{measure}</body></html>',
+                    encoding="utf-8")
+    facts = json.loads(html.unescape(re.search(r'<pre id="facts">(.*?)</pre>', rendered_dom(page), re.S).group(1)))
+    assert facts["charts"] == facts["blocks"] == 3, facts  # loss, ROC, precision-recall: both revisions in each
+    assert facts["legendPx"] and min(facts["legendPx"]) >= 14, facts  # the text's size, not <sub>
+    assert facts["map"][0] > 0 and facts["map"][1] > 800, facts  # the picture loaded, as wide as the comment
+    assert facts["tables"] == 2, facts  # metrics and the confusion matrix; no params table
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / "pr_report.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--proxy-server=127.0.0.1:9",
+                    "--proxy-bypass-list=<-loopback>", "--virtual-time-budget=15000", "--window-size=900,3400",
+                    f"--screenshot={shot}", page.resolve().as_uri()], capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 50_000

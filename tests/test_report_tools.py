@@ -44,25 +44,23 @@ def test_mermaid_charts_of_two_revisions():
 
     files, y = fake_revisions()
     blocks = charts(lambda rev, path: files[rev].get(path))
-    # one chart per revision, named in its title, with only the epochs that run measured (counted from 1)
-    base = next(b for b in blocks if '"Loss per epoch, base (2 epochs)"' in b)
-    work = next(b for b in blocks if '"Loss per epoch, workspace (3 epochs)"' in b)
-    assert base.startswith("```mermaid") and "xychart-beta" in base
-    assert 'x-axis "epoch" [1, 2]' in base and 'x-axis "epoch" [1, 2, 3]' in work
-    assert mermaid_lines(base) == [[0.7, 0.5], [0.7, 0.6]]  # measured points only, nothing carried forward
-    assert mermaid_lines(work) == [[0.6, 0.4, 0.3], [0.62, 0.5, 0.52]]
-    assert "blue: train, orange: validation" in base
-    axis = re.compile(r'^    y-axis "binary cross-entropy" (.*)$', re.M)
-    assert axis.search(base).group(1) == axis.search(work).group(1)  # one y axis for both: they compare
+    # one chart per quantity, base and workspace in it, on the epochs both ran (counted from 1)
+    [loss] = [b for b in blocks if '"Loss per epoch"' in b]
+    assert loss.startswith("```mermaid") and "xychart-beta" in loss and 'x-axis "epoch" [1, 2]' in loss
+    # measured points only, nothing carried forward: the workspace's third epoch is named under the chart
+    assert mermaid_lines(loss) == [[0.7, 0.5], [0.7, 0.6], [0.6, 0.4], [0.62, 0.5]]
+    assert "Lines: 🟦 base, train · 🟧 base, validation · 🟩 workspace, train · 🟥 workspace, validation" in loss
+    assert loss.endswith("The chart shows epochs 1-2, which both runs have (workspace ran 3); epochs 3 on: "
+                         "workspace, train: 0.3; workspace, validation: 0.52.")
     assert not any('"Accuracy per epoch' in b for b in blocks)  # no accuracy files, no chart
 
-    for rev in ("base", "workspace"):
-        roc = next(b for b in blocks if f'"ROC curve (test set), {rev}"' in b)
-        [line] = mermaid_lines(roc)
+    [roc] = [b for b in blocks if '"ROC curve (test set)"' in b]
+    assert len(mermaid_lines(roc)) == 2 and "Lines: 🟦 base · 🟧 workspace" in roc
+    for line in mermaid_lines(roc):
         assert len(line) == len(CURVE_GRID) and line == sorted(line) and line[-1] == 1.0  # tpr never falls
-        assert re.search(r'^    y-axis "tpr" 0 --> 1$', roc, re.M)  # rates stay within [0, 1]
-        prc = next(b for b in blocks if f'"Precision-recall curve (test set), {rev}"' in b)
-        assert all(line == sorted(line, reverse=True) for line in mermaid_lines(prc))  # interpolated precision
+    assert re.search(r'^    y-axis "tpr" 0 --> 1$', roc, re.M)  # rates stay within [0, 1]
+    [prc] = [b for b in blocks if '"Precision-recall curve (test set)"' in b]
+    assert all(line == sorted(line, reverse=True) for line in mermaid_lines(prc))  # interpolated precision
 
     table = next(b for b in blocks if b.startswith("Confusion matrix"))
     counts = [[int(c) for c in row.split(" | ")] for row in re.findall(r"^\| (?:negative|positive) \| (.*) \|$",
@@ -76,6 +74,15 @@ def test_mermaid_chart_refuses_lines_of_other_lengths():
 
     with pytest.raises(AssertionError):
         line_chart("t", "epoch", [1, 2, 3], "loss", {"train": [0.5, 0.4]})
+
+
+def test_a_run_much_longer_than_the_other_is_pointed_to_not_listed():
+    from tools.mermaid_plots import further_epochs
+
+    series = {"base, train": [0.5] * 3, "workspace, train": [0.4] * 12}
+    assert further_epochs(series, 3) == ("\n\nThe chart shows epochs 1-3, which both runs have (workspace ran 12); "
+                                         "the whole curves are in `dvc plots diff`'s page.")
+    assert further_epochs({"base, train": [0.5] * 3}, 3) == ""
 
 
 def test_confusion_table_reads_old_zero_one_files():
@@ -270,3 +277,15 @@ def test_a_base_that_does_not_exist_is_named(tmp_path):
                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert out.returncode != 0
     assert "pr_report: there is no git revision 'no-such-branch' here" in out.stderr
+
+
+def test_the_embedding_map_is_shown_only_from_a_plain_address(monkeypatch):
+    from tools.pr_report import embedding_map_section
+
+    monkeypatch.chdir(REPO)
+    good = "https://github.com/o/r/blob/0123abc/reports/embedding_map.svg?raw=true"
+    assert f"![The embedding map: words before and after training, coloured by sentiment]({good})" in \
+        embedding_map_section("HEAD", url=good)
+    for bad in ("", "javascript:alert(1)", "https://x/a.svg) ![b](https://evil", "https://x/<img>"):
+        lines = embedding_map_section("HEAD", url=bad)
+        assert not any(line.startswith("![") for line in lines) and "`pipeline-report` artifact" in lines[2]

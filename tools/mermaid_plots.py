@@ -2,8 +2,8 @@
 no JavaScript from a CDN): training curves per epoch and ROC / precision-recall curves, base against workspace,
 and the confusion matrices as tables.
 
-Mermaid's xychart has no legend, so each chart draws one revision, named in its title, and the colours of its
-lines (`PALETTE`) are named in a line under it.
+One chart per quantity holds base and workspace together. Mermaid's xychart has no legend of its own, so the
+colours of its lines (`PALETTE`) are named under it, each with a square of its colour, in the text's own size.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 
-PALETTE = [("blue", "#1f77b4"), ("orange", "#ff7f0e"), ("green", "#2ca02c"), ("red", "#d62728")]
+PALETTE = [("🟦", "#1f77b4"), ("🟧", "#ff7f0e"), ("🟩", "#2ca02c"), ("🟥", "#d62728")]  # squares of the colours
 CURVE_GRID = np.linspace(0, 1, 21)  # ROC and precision-recall are drawn at these x values (interpolated)
 
 
@@ -40,8 +40,8 @@ def line_chart(title: str, x_label: str, xs: list, y_label: str, series: dict[st
              f'    x-axis "{x_label}" [{", ".join(_number(x) if isinstance(x, float) else str(x) for x in xs)}]',
              f'    y-axis "{y_label}" {_number(lo_axis)} --> {_number(hi_axis)}']
     lines += [f"    line [{', '.join(_number(v) for v in line)}]" for line in series.values()]
-    legend = ", ".join(f"{colour}: {name}" for (colour, _), name in zip(PALETTE, series))
-    return "\n".join(lines + ["```", f"<sub>{legend}</sub>"])
+    legend = " · ".join(f"{square} {name}" for (square, _), name in zip(PALETTE, series))
+    return "\n".join(lines + ["```", f"Lines: {legend}"])
 
 
 def value_range(lines) -> tuple[float, float]:
@@ -95,37 +95,44 @@ def charts(read) -> list[str]:
     """Markdown blocks for the comment. `read(rev, path)` returns the bytes of path at rev ("base" or
     "workspace"), or None.
 
-    Each chart draws one revision, named in its title, with only the points it measured: runs of different
-    lengths each keep their own epochs (counted from 1, as Keras prints them). The two charts of a quantity
-    share their y axis, so they compare at a glance."""
+    One chart per quantity, base and workspace in it (each line only measured points: an xychart line has a
+    value at every x). Runs of different lengths share the epochs both ran (counted from 1, as Keras prints
+    them); the longer run's further epochs are named under the chart."""
     out = []
     for metric, label in (("loss", "binary cross-entropy"), ("accuracy", "accuracy")):
-        per_rev = {}
-        for rev in REVISIONS:
-            series = {name: values for part, name in (("train", "train"), ("eval", "validation"))
-                      if (values := epoch_series(read(rev, f"reports/train/plots/metrics/{part}/{metric}.tsv"),
-                                                 metric))}
-            if series:
-                per_rev[rev] = series
-        shared = value_range(line for series in per_rev.values() for line in series.values())
-        for rev, series in per_rev.items():
-            for epochs, group in _by_length(series).items():
-                out.append(line_chart(f"{metric.capitalize()} per epoch, {rev} ({epochs} epochs)", "epoch",
-                                      list(range(1, epochs + 1)), label, group, shared))
+        series = {f"{rev}, {name}": values for rev in REVISIONS for part, name in (("train", "train"),
+                                                                                      ("eval", "validation"))
+                  if (values := epoch_series(read(rev, f"reports/train/plots/metrics/{part}/{metric}.tsv"), metric))}
+        if not series:
+            continue
+        both = min(map(len, series.values()))
+        chart = line_chart(f"{metric.capitalize()} per epoch", "epoch", list(range(1, both + 1)), label,
+                           {name: values[:both] for name, values in series.items()})
+        out.append(chart + further_epochs(series, both))
     grid = [round(float(g), 2) for g in CURVE_GRID]
     for file, key, x, y, upto, title in (("roc.json", "roc", "fpr", "tpr", True, "ROC curve (test set)"),
                                          ("precision_recall.json", "prc", "recall", "precision", False,
                                           "Precision-recall curve (test set)")):
-        for rev in REVISIONS:
-            if curve := curve_on_grid(read(rev, f"reports/plots/{file}"), key, x, y, upto):
-                out.append(line_chart(f"{title}, {rev}", x, grid, y, {rev: curve}, (0.0, 1.0)))
+        curves = {rev: curve for rev in REVISIONS
+                  if (curve := curve_on_grid(read(rev, f"reports/plots/{file}"), key, x, y, upto))}
+        if curves:
+            out.append(line_chart(title, x, grid, y, curves, (0.0, 1.0)))
     out.append(confusion_table({rev: read(rev, "reports/plots/confusion.csv") for rev in REVISIONS}))
     return out
 
 
-def _by_length(series: dict[str, list[float]]) -> dict[int, dict[str, list[float]]]:
-    """Series of one run grouped by length (train and validation have the same number of epochs)."""
-    groups: dict[int, dict[str, list[float]]] = {}
-    for name, values in series.items():
-        groups.setdefault(len(values), {})[name] = values
-    return groups
+def further_epochs(series: dict[str, list[float]], shown: int, listed: int = 5) -> str:
+    """A line naming what the chart leaves out when one run went on longer: its further values (up to `listed`
+    epochs), else where the whole curves are."""
+    longer = {name: values[shown:] for name, values in series.items() if len(values) > shown}
+    if not longer:
+        return ""
+    runs = sorted({name.split(",")[0] for name in longer})
+    ran = ", ".join(f"{rev} ran {shown + max(len(v) for n, v in longer.items() if n.startswith(rev))}"
+                    for rev in runs)
+    if max(map(len, longer.values())) > listed:
+        rest = "the whole curves are in `dvc plots diff`'s page"
+    else:
+        rest = "; ".join(f"{name}: {', '.join(_number(v) for v in values)}" for name, values in longer.items())
+        rest = f"epochs {shown + 1} on: {rest}"
+    return f"\n\nThe chart shows epochs 1-{shown}, which both runs have ({ran}); {rest}."

@@ -2,18 +2,21 @@
 
     make report BASE=main        # or: python -m tools.pr_report --base main --out reports/pr_report.md
 
-It lists metrics with deltas (`dvc metrics diff`), changed params (`dvc params diff`), validation checks whose
-result changed, and the plots whose data changed: as Mermaid charts GitHub draws in the comment, and side by side
-by `dvc plots diff` into an HTML page that works offline, with SVG pictures. The first line is the verdict in
-a word (PASS or FAIL), then one line per check: the main metric against its base, and the margin over the best
-baseline (thresholds in params.yaml, `report.*`). Every piece of text from data, params or file names goes
-through `md_text`. The comment (`--comment`) is the report cut to fit GitHub's limit.
+It lists metrics with deltas (`dvc metrics diff`; the baselines' unchanged ones folded into one line), changed
+params (`dvc params diff`), validation checks whose result changed, and the plots whose data changed: as Mermaid
+charts GitHub draws in the comment (one per quantity, base and workspace together), and side by side by `dvc plots
+diff` into an HTML page that works offline, with SVG pictures. The embedding map is shown when the workflow gives
+its address (`PR_REPORT_MAP_URL`). The first line is the verdict in a word (PASS or FAIL), then one line per
+check: the main metric against its base, and the margin over the best baseline (thresholds in params.yaml,
+`report.*`). Every piece of text from data, params or file names goes through `md_text`. The comment
+(`--comment`) is the report cut to fit GitHub's limit.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import fnmatch
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,24 +127,36 @@ def reviewer_rows(metrics: dict) -> list[tuple[str, str, dict]]:
     return shown
 
 
+# How a metric's file is named in the table (no file column: the model's own metrics need no name)
+FILE_LABELS = {"reports/metrics.json": "", "reports/baseline/metrics.json": "baseline ",
+               "reports/train/metrics.json": "training "}
+FOLDED = {"reports/baseline/metrics.json": "baseline"}  # unchanged rows of these files: one line, not one each
+
+
 def metrics_section(metrics: dict) -> list[str]:
-    lines = ["## Metrics", "", "| file | metric | base | workspace | change |", "| --- | --- | --- | --- | --- |"]
-    shown = reviewer_rows(metrics)
+    lines = ["## Metrics", "", "| metric | base | workspace | change |", "| --- | --- | --- | --- |"]
+    shown, folded = reviewer_rows(metrics), {}
     for path, name, row in shown:
+        if path in FOLDED and row.get("old") == row.get("new"):
+            folded.setdefault(path, []).append(name)
+            continue
         diff = row.get("diff")
         change = ("" if diff is None else f"{diff:+.4f}" if isinstance(diff, float)
                   else f"{diff:+d}" if isinstance(diff, int) else md_text(diff))
-        lines.append(f"| {md_text(path)} | {md_text(name)} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | "
-                     f"{change} |")
-    return lines + ([""] if shown else ["| | no metric | | | |", ""])
+        label = FILE_LABELS.get(path, f"{path} ")
+        lines.append(f"| {md_text(label + name)} | {fmt(row.get('old'))} | {fmt(row.get('new'))} | {change} |")
+    for path, names in folded.items():
+        lines.append(f"| {FOLDED[path]}: {len(names)} metrics | unchanged | unchanged | |")
+    return lines + ([""] if shown else ["| no metric | | | |", ""])
 
 
 def params_section(params: dict) -> list[str]:
+    rows = [(name, row) for by_file in params.values() for name, row in sorted(by_file.items())]
+    if not rows:  # one entry per params file in `dvc params diff`; ours is params.yaml
+        return ["## Params", "", "No param changed.", ""]
     lines = ["## Params", "", "| param | base | workspace |", "| --- | --- | --- |"]
-    for rows in params.values():  # one entry per params file; ours is params.yaml
-        for name, row in sorted(rows.items()):
-            lines.append(f"| {md_text(name)} | {fmt(row.get('old'))} | {fmt(row.get('new'))} |")
-    return lines + ([""] if params else ["| no param changed | | |", ""])
+    lines += [f"| {md_text(name)} | {fmt(row.get('old'))} | {fmt(row.get('new'))} |" for name, row in rows]
+    return lines + [""]
 
 
 def validation_status(result: dict | None) -> str:
@@ -183,7 +198,7 @@ def plots_section(base: str, out_dir: Path) -> list[str]:
     subprocess.run([sys.executable, "-m", "dvc", "plots", "diff", base, "-o", str(out_dir)], capture_output=True)
     render_svgs(dvc_specs([base]), out_dir / "svg")  # static pictures of the same charts, for the artifact
     lines += [f"- {md_text(p)}" for p in changed]
-    lines += ["", f"Base ({md_text(base)}) and workspace, a chart each (GitHub draws them in the comment):", ""]
+    lines += ["", f"Base ({md_text(base)}) and workspace together, a chart per quantity (GitHub draws them here):", ""]
 
     def read(rev: str, path: str) -> bytes | None:
         if rev == "base":
@@ -192,20 +207,25 @@ def plots_section(base: str, out_dir: Path) -> list[str]:
 
     for block in charts(read):
         lines += [block, ""]
-    lines += [f"Interactive, base and workspace in one chart each: `dvc plots diff` wrote {md_text(out_dir)}/index.html "
+    lines += [f"Interactive, base and workspace in one chart each: `dvc plots diff` wrote {md_text(out_dir)}/index.html"
+              " "
               f"(works offline), and SVG pictures of the same charts are in {md_text(out_dir)}/svg/; both are in the "
               f"`{ARTIFACT}` artifact of the CI run.", ""]
     return lines
 
 
-def embedding_map_section(base: str, path: str = "reports/embedding_map.svg") -> list[str]:
-    """Where the picture of the learned space is: GitHub shows no picture from an artifact inside a comment."""
+def embedding_map_section(base: str, path: str = "reports/embedding_map.svg", url: str = "") -> list[str]:
+    """The picture of the learned space: shown when `url` (`PR_REPORT_MAP_URL`, set by the workflow to the
+    branch's committed picture) can be linked, else named: GitHub shows no picture from an artifact."""
     if not Path(path).exists():
         return []
     changed = git_show(base, path) != Path(path).read_bytes()
-    return ["## Embedding map", "",
-            f"The t-SNE map of the learned space, GloVe beside trained ({'changed' if changed else 'unchanged'} against "
-            f"{md_text(base)}): `{path}` in the `{ARTIFACT}` artifact of the CI run.", ""]
+    lines = ["## Embedding map", "",
+             f"The t-SNE map of the learned space, GloVe beside trained ({'changed' if changed else 'unchanged'} "
+             f"against {md_text(base)}): `{path}` in the `{ARTIFACT}` artifact of the CI run.", ""]
+    if url.startswith(("https://", "file://")) and not any(c in url for c in "()<> \n\"'"):
+        lines += [f"![The embedding map: words before and after training, coloured by sentiment]({url})", ""]
+    return lines
 
 
 def build_report(base: str, params: dict, plots_dir: Path) -> tuple[str, bool]:
@@ -218,7 +238,8 @@ def build_report(base: str, params: dict, plots_dir: Path) -> tuple[str, bool]:
                            cfg["min_margin"])]
     lines, ok = verdict_lines(checks, base)
     lines += metrics_section(metrics) + params_section(changed_params) + validation_section(base)
-    lines += plots_section(base, plots_dir) + embedding_map_section(base)
+    lines += plots_section(base, plots_dir)
+    lines += embedding_map_section(base, url=os.environ.get("PR_REPORT_MAP_URL", ""))
     return "\n".join(lines), ok
 
 

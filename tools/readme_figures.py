@@ -97,6 +97,16 @@ def headline() -> str:
             f"{pct(b[best]['test']['accuracy'])} and fastText {pct(fasttext['test_accuracy'])}.")
 
 
+def first_run() -> str:
+    """The README's first screen: what the first `make repro` costs a newcomer, the install included."""
+    r = load("reports/first_run.json")
+    pip = "pip downloading every wheel" if r["pip_cache"] == "off" else "pip's download cache warm"
+    return (f"On a fresh clone here ({r['cores']} cores), the first `make repro` took {r['seconds'] / 60:.1f} minutes: "
+            f"{r['install_seconds'] / 60:.1f} to install the pinned requirements ({pip}) and "
+            f"{r['pipeline_seconds'] / 60:.1f} to run the pipeline; the longest the screen stayed still was "
+            f"{r['longest_silence_seconds']:g} s (`python -m tools.first_run`).")
+
+
 def search() -> str:
     v = load("reports/variants.json")
     rows = v.get("search", {})
@@ -351,7 +361,7 @@ BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds":
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers, "problems_handled": problems_handled,
-          "predict_example": predict_example, "headline": headline, "neighbours_example": neighbours_example}
+          "predict_example": predict_example, "headline": headline, "first_run": first_run, "neighbours_example": neighbours_example}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 
