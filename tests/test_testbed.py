@@ -190,8 +190,8 @@ def during(stage: str, root: Path, bed, fault, after: float = 6) -> subprocess.C
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-FAST_LOSS = {"spark.network.timeout": "20s", "spark.network.timeoutInterval": "10s",
-             "spark.executor.heartbeatInterval": "4s"}  # a lost host, in 20 s
+FAST_LOSS = {"spark.network.timeout": "12s", "spark.network.timeoutInterval": "6s",
+             "spark.executor.heartbeatInterval": "2s"}  # a lost host, in 12 s
 
 
 @pytest.mark.parametrize("fault", ["link cut", "worker killed"])
@@ -224,7 +224,7 @@ def test_every_worker_lost_mid_stage_is_one_line_within_the_timeout(default_para
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 1 and len(lines) == 1, result.stderr[-3000:]
     assert f"engine.spark.master {MASTER!r}: no live executor for 15 s (engine.spark.start_timeout)" in lines[0]
-    assert took < 6 + 15 + 20 + 60  # the fault, the timeout, the heartbeat timeout, room for a loaded machine
+    assert took < 6 + 15 + 12 + 60  # the fault, the timeout, the heartbeat timeout, room for a loaded machine
     assert not (root / "reports/validation/raw.json").exists() and not list(root.rglob(".*.tmp"))
 
 
