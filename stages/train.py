@@ -261,6 +261,7 @@ def main(params: dict, step=QUIET) -> None:
         except NonFiniteLossError as e:
             raise SystemExit(f"train: stopped, {e}; no model was written. Try a lower train.learning_rate, "
                              "and look for reviews without any token in validate_features' report") from None
+        step.resume(f"saving the model -> {catalog.MODEL.path}")  # seconds, after Keras' last line
         best = best_epoch_metrics(history, early_stopping=params["train"]["patience"] is not None)
         # DVCLive wrote the last epoch's; the model is the best's
         write_json(live_dir / catalog.TRAIN_METRICS.path.name, best)

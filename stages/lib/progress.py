@@ -35,9 +35,13 @@ class Steps:
     def __init__(self, stage: str):
         self.stage, self.done, self.total = stage, 0, None
         self.ticker = None
-        if on_terminal():
-            self.ticker = subprocess.Popen([sys.executable, str(TICKER), f"{stage}: starting"], stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, bufsize=0)
+        self.resume("starting")
+
+    def resume(self, doing: str) -> None:
+        """Draw the line (again, after `close`: Keras' epochs are over and the stage has more to do)."""
+        if self.ticker is None and on_terminal():
+            self.ticker = subprocess.Popen([sys.executable, str(TICKER), f"{self.stage}: {doing}"],
+                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
 
     def _send(self, command: str) -> bool:
         if self.ticker is None:
@@ -128,6 +132,9 @@ class Quiet:
         pass
 
     def expect(self, total: int) -> None:
+        pass
+
+    def resume(self, doing: str) -> None:
         pass
 
     def close(self) -> None:
