@@ -7,7 +7,7 @@ alone is either quiet for minutes (`--quiet`) or prints hundreds of lines, and s
 wheel (its bar is off when a program reads its output) or unpacks one (TensorFlow's takes many seconds). Here one
 line counts the requirements collected, then the packages installed (a package is installed when its `.dist-info`
 folder appears), with a clock. On a terminal the line is redrawn in place; in a log a line is written when the
-step changes and every 10 s. pip's own messages are shown when it fails.
+step changes (at most every 2 s) and every 10 s. pip's own messages are shown when it fails.
 Standard library only: it runs before anything is installed.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 LOG_EVERY = 10.0  # seconds between repeated lines when the output is not a terminal
+LOG_CHANGE = 2.0  # and at least this many between lines that say something new (pip's steps come by the hundred)
 
 
 def pinned(requirements: Path) -> list[str]:
@@ -52,7 +53,8 @@ class Line:
         line = f"{text} [{elapsed // 60:02d}:{elapsed % 60:02d}]"
         if self.terminal:
             self.out.write("\r" + line[: max(20, os.get_terminal_size(self.out.fileno()).columns - 1)] + "\x1b[K")
-        elif text != self.written or time.monotonic() - self.logged >= LOG_EVERY:
+        elif (text != self.written and time.monotonic() - self.logged >= LOG_CHANGE) or \
+                time.monotonic() - self.logged >= LOG_EVERY:
             self.out.write(line + "\n")
             self.written, self.logged = text, time.monotonic()
         self.out.flush()
