@@ -214,6 +214,10 @@ class Engine:
                 yield _result(outcome)
         except BaseException:  # a task's error: stop Spark first, so no running task reports to a closed driver
             gave_up = watchdog.gave_up
+            try:  # cancelling the other tasks makes Spark log their cleanup's errors, stack and all (seen under load)
+                self.session.sparkContext.setLogLevel("OFF")
+            except Exception:  # the JVM is gone already: nothing of it can print
+                pass
             self.close()
             _stop_java()  # before the message: nothing of the JVM may print after it
             if gave_up:  # the job was cancelled for want of an executor: that is the message, not Py4J's
