@@ -7,11 +7,15 @@ on the training split with its hyper-parameters chosen on the model's own valida
 rows `train` holds out), then refitted on the whole training split and scored on the test split and the
 out-of-domain sentences with `evaluate`'s metric definitions:
 
-- fastText, the official library (the `fasttext-numpy2` binding, pinned in requirements-test.txt), word
-  bigrams, 10 epochs, one thread (so its result does not depend on thread timing); its batch and one-by-one
-  probabilities are compared first, since a binding has been seen to give wrong batch probabilities;
-- NBSVM: binary 1-3-grams scaled by naive-Bayes ratios, logistic regression (the `baseline` stage's own);
-- LinearSVC and SGD (modified Huber) on TF-IDF 1-3-grams, from scikit-learn.
+- fastText, the official library (the `fasttext-numpy2` binding, pinned in requirements-test.txt), one thread
+  (so its result does not depend on thread timing), over learning rate, epochs, dimension and word n-grams; its
+  batch and one-by-one probabilities are compared first, since a binding has been seen to give wrong batch
+  probabilities;
+- NBSVM: binary n-grams scaled by naive-Bayes ratios, logistic regression (the `baseline` stage's own);
+- LinearSVC and SGD (modified Huber) on TF-IDF n-grams, from scikit-learn.
+
+Each peer's grid (PEERS) has at least as many settings as the default's last round of choices; reports/peers.json
+records the count per model, the default's included, and the validation accuracy of the setting chosen.
 
 The default model is trained in the same run by the `train` stage's own function with the params as they are,
 so every ratio (accuracy, AUC, out-of-domain accuracy, training seconds) compares figures measured side by side.
@@ -20,6 +24,8 @@ Training time is wall time of the fit on this machine, with CPU seconds beside i
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
 import os
 import tempfile
@@ -29,12 +35,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.baseline import _vectorizer, fit_nbsvm, token_strings
+from stages.baseline import fit_nbsvm, token_strings
+from stages.lib.ngrams import NgramCounts, tfidf
 from stages.lib.metrics import binary_metrics
 from stages.lib.params import load_params
 from stages.train import split_train_validation
 
 REPORT = Path("reports/peers.json")
+CHOICES = Path("reports/choices.json")
 
 
 class Timer:
@@ -48,16 +56,16 @@ class Timer:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def fit_fasttext(train: list[str], y: np.ndarray, lr: float, seed: int):
-    """predict(texts) -> P(positive) of a fastText classifier (word bigrams, 10 epochs, one thread)."""
+def fit_fasttext(train: list[str], y: np.ndarray, setting: dict, seed: int):
+    """predict(texts) -> P(positive) of a fastText classifier (lr, epoch, dim, wordNgrams from `setting`), one
+    thread, so its result does not depend on thread timing."""
     import fasttext  # the benchmark's own dependency
 
     order = np.random.default_rng(seed).permutation(len(train))  # fastText reads the file in order, and ours
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:  # comes grouped by label
         f.writelines(f"__label__{y[i]} {train[i]}\n" for i in order)
     try:
-        model = fasttext.train_supervised(f.name, lr=lr, epoch=10, wordNgrams=2, dim=50, thread=1, seed=seed,
-                                          verbose=0)
+        model = fasttext.train_supervised(f.name, **setting, thread=1, seed=seed, verbose=0)
     finally:
         os.unlink(f.name)
 
@@ -77,25 +85,44 @@ def sane_batches(predict, texts: list[str]) -> None:
                          f"(largest difference {np.abs(batch - alone).max():.3g}): the binding is broken")
 
 
-def fit_tfidf(kind: str, train: list[str], y: np.ndarray, c: float, seed: int):
+def fit_tfidf(kind: str, train: list[str], y: np.ndarray, setting: dict, seed: int):
     """predict(texts) -> a score (not a probability: AUC and the sign are what count) of a linear model on TF-IDF
-    of 1-3-grams: LinearSVC, or SGD with the modified Huber loss."""
+    of 1-to-`ngrams`-grams: LinearSVC (`C`), or SGD with the modified Huber loss (`alpha`)."""
     from sklearn.linear_model import SGDClassifier  # scikit-learn: benchmarks and the baseline only
     from sklearn.svm import LinearSVC
 
-    vectorizer = _vectorizer("tfidf", 3, min_df=2, max_df=0.9, sublinear_tf=True)
-    x = vectorizer.fit_transform(train)
-    model = (LinearSVC(C=c, random_state=seed) if kind == "svm" else
-             SGDClassifier(loss="modified_huber", alpha=c, max_iter=50, tol=None, random_state=seed)).fit(x, y)
-    return lambda texts: 1 / (1 + np.exp(-model.decision_function(vectorizer.transform(texts))))
+    counts, x = tfidf_features(tuple(train), setting["ngrams"])
+    model = (LinearSVC(C=setting["C"], random_state=seed) if kind == "svm" else
+             SGDClassifier(loss="modified_huber", alpha=setting["alpha"], max_iter=50, tol=None,
+                           random_state=seed)).fit(x, y)
+    return lambda texts: 1 / (1 + np.exp(-model.decision_function(tfidf(counts.transform(list(texts)), counts.df,
+                                                                        len(train)))))
 
 
-PEERS = {  # name: (fit(train, y, value, seed), the hyper-parameter's name, the values tried on the validation carve)
-    "fasttext": (fit_fasttext, "lr", [0.1, 0.25, 0.5]),
-    "nbsvm": (lambda t, y, c, s: fit_nbsvm(t, y, {"ngrams": 3, "alpha": 1, "C": c}, s), "C", [1, 4]),
-    "linear_svc": (lambda t, y, c, s: fit_tfidf("svm", t, y, c, s), "C", [0.3, 1.0]),
-    "sgd_huber": (lambda t, y, a, s: fit_tfidf("sgd", t, y, a, s), "alpha", [1e-5, 3e-5]),
+@functools.lru_cache(maxsize=2)
+def tfidf_features(train: tuple[str, ...], ngrams: int):
+    """The fitted counts and the TF-IDF training matrix, shared by the settings that differ only in C or alpha."""
+    counts = NgramCounts(ngrams, min_df=2, max_df=0.9)
+    return counts, tfidf(counts.fit_transform(list(train)), counts.df, len(train))
+
+
+# name: (fit(train, y, setting, seed), grid). Each peer gets a grid of the size of the default's own search
+# (reports/choices.json), over the knobs its users tune: fastText's learning rate, epochs, dimension and word
+# n-grams; C (or alpha) and the n-gram range of the linear models.
+PEERS = {
+    "fasttext": (fit_fasttext, {"lr": [0.25, 0.5, 1.0], "epoch": [5, 15], "dim": [50, 100], "wordNgrams": [2, 3]}),
+    "nbsvm": (lambda t, y, s, seed: fit_nbsvm(t, y, {**s, "alpha": 1}, seed), {"C": [0.5, 1, 4], "ngrams": [2, 3]}),
+    "linear_svc": (lambda t, y, s, seed: fit_tfidf("svm", t, y, s, seed), {"C": [0.1, 0.3, 1.0, 3.0], "ngrams": [2, 3]}),
+    "sgd_huber": (lambda t, y, s, seed: fit_tfidf("sgd", t, y, s, seed), {"alpha": [1e-5, 3e-5, 1e-4], "ngrams": [2, 3]}),
 }
+
+
+def settings_of(grid: dict) -> list[dict]:
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def spelled(setting: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in setting.items())
 
 
 def default_model(params: dict) -> dict:
@@ -110,8 +137,14 @@ def default_model(params: dict) -> dict:
     test = binary_metrics(np.load(padded / "test_y.npy"), predict(model, padded / "test_x.npy"), 0.5)
     ood_y = np.load(padded / "ood_y.npy")
     ood = binary_metrics(ood_y, predict(model, padded / "ood_x.npy"), 0.5)["accuracy"] if len(ood_y) else None
+    best = int(np.argmin(history["val_loss"]))  # early stopping restores this epoch's weights
+    rounds = json.loads(CHOICES.read_text()) if CHOICES.exists() else {}
+    last = rounds[list(rounds)[-1]]["settings"] if rounds else {}
     return {"test_accuracy": test["accuracy"], "roc_auc": test["roc_auc"], "ood_accuracy": ood,
-            "train_seconds": t.wall, "cpu_seconds": t.cpu, "chosen": f"params.yaml ({len(history['loss'])} epochs)"}
+            "train_seconds": t.wall, "cpu_seconds": t.cpu, "settings": len(last),
+            "validation_accuracy": round(float(history["val_accuracy"][best]), 6),
+            "chosen": f"params.yaml, {len(history['loss'])} epochs (best of {len(last)} settings x "
+                      "5 seeds on validation loss, the last round of reports/choices.json)"}
 
 
 def run(params: dict, peers: list[str]) -> dict:
@@ -126,12 +159,14 @@ def run(params: dict, peers: list[str]) -> dict:
     results = {"default": default_model(params)}
     print(f"default: {results['default']}", flush=True)
     for name in peers:
-        fit, knob, values = PEERS[name]
-        validation = {}
-        for value in values:  # chosen on the validation carve only
-            predict = fit(fit_texts, y["train"][fit_rows], value, params["seed"])
-            validation[value] = binary_metrics(y["train"][val_rows], predict(val_texts), 0.5)["accuracy"]
-        best = max(values, key=lambda v: (validation[v], -values.index(v)))
+        fit, grid = PEERS[name]
+        settings = settings_of(grid)
+        validation = []
+        for setting in settings:  # chosen on the validation carve only
+            predict = fit(fit_texts, y["train"][fit_rows], setting, params["seed"])
+            validation.append(binary_metrics(y["train"][val_rows], predict(val_texts), 0.5)["accuracy"])
+            print(f"  {name} {spelled(setting)}: validation accuracy {validation[-1]:.4f}", flush=True)
+        best = settings[int(np.argmax(validation))]  # the first of equals
         with Timer() as t:
             predict = fit(texts["train"], y["train"], best, params["seed"])
         if name == "fasttext":
@@ -140,8 +175,8 @@ def run(params: dict, peers: list[str]) -> dict:
         ood_accuracy = binary_metrics(y["ood"], predict(texts["ood"]), 0.5)["accuracy"] if len(y["ood"]) else None
         results[name] = {"test_accuracy": test_metrics["accuracy"], "roc_auc": test_metrics["roc_auc"],
                          "ood_accuracy": ood_accuracy, "train_seconds": t.wall, "cpu_seconds": t.cpu,
-                         "chosen": f"{knob}={best} (validation accuracy "
-                                   + ", ".join(f"{v}: {a:.4f}" for v, a in validation.items()) + ")"}
+                         "settings": len(settings), "validation_accuracy": round(max(validation), 6),
+                         "chosen": f"{spelled(best)} (best of {len(settings)} on validation)"}
         print(f"{name}: {results[name]}", flush=True)
     base = results["default"]
     for row in results.values():
@@ -155,13 +190,14 @@ def run(params: dict, peers: list[str]) -> dict:
 
 
 def table(report: dict) -> str:
-    rows = ["| model | test accuracy | ROC AUC | out-of-domain | training s (CPU s) | "
-            "ratios to default: accuracy / AUC / "
-            "out-of-domain / time | chosen on validation |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| model | settings tried | validation accuracy | test accuracy | ROC AUC | out-of-domain | training s (CPU s) "
+            "| ratios to default: accuracy / AUC / out-of-domain / time | chosen on validation |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in report["results"].items():
         q = {k: "—" if v is None else f"{v:.4f}" for k, v in r["ratios"].items()}
         ood = "—" if r["ood_accuracy"] is None else f"{100 * r['ood_accuracy']:.1f}%"
-        rows.append(f"| {name} | {100 * r['test_accuracy']:.2f}% | {r['roc_auc']:.4f} | {ood} "
+        rows.append(f"| {name} | {r['settings']} | {100 * r['validation_accuracy']:.2f}% "
+                    f"| {100 * r['test_accuracy']:.2f}% | {r['roc_auc']:.4f} | {ood} "
                     f"| {r['train_seconds']:g} ({r['cpu_seconds']:g}) | {q['test_accuracy']} / {q['roc_auc']} / "
                     f"{q['ood_accuracy']} / {q['train_seconds']} | {r['chosen']} |")
     return "\n".join(rows)

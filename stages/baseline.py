@@ -6,7 +6,8 @@
 
 Both read the tokens of the pipeline's own tokenizer (stages.lib.text, the model's tokens, the whole review,
 no vocabulary cap, no maxlen cut), are fitted on the training split only, and are scored on the test split
-and the out-of-domain set with the metric definitions `evaluate` uses (stages.lib.metrics).
+and the out-of-domain set with the metric definitions `evaluate` uses (stages.lib.metrics). Their n-gram
+features are counted with NumPy (stages/lib/ngrams.py: scikit-learn's vectorisers' matrices, column for column).
 Writes reports/baseline/metrics.json (a DVC metrics file, beside the model's) and the test predictions.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from stages.lib import catalog
 from stages.lib.files import atomic_path, write_json
 from stages.lib.metrics import binary_metrics, non_finite_keys, rounded
+from stages.lib.ngrams import NgramCounts, tfidf
 from stages.lib.params import load_params
 from stages.lib.progress import QUIET
 
@@ -36,13 +38,6 @@ def token_strings(texts) -> list[str]:
     return pc.binary_join(tokenize(texts), " ").to_pylist()
 
 
-def _vectorizer(kind: str, ngrams: int, **options):
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer  # scikit-learn: only the baseline needs it
-
-    cls = TfidfVectorizer if kind == "tfidf" else CountVectorizer
-    return cls(token_pattern=r"[^ ]+", lowercase=False, ngram_range=(1, ngrams), dtype=np.float64, **options)
-
-
 def _logreg(c: float, seed: int):
     from sklearn.linear_model import LogisticRegression  # scikit-learn: only the baseline needs it
 
@@ -51,9 +46,10 @@ def _logreg(c: float, seed: int):
 
 def fit_tfidf_logreg(train: list[str], y: np.ndarray, cfg: dict, seed: int):
     """Returns predict(texts) -> P(positive)."""
-    vectorizer = _vectorizer("tfidf", cfg["ngrams"], min_df=cfg["min_df"], max_df=cfg["max_df"], sublinear_tf=True)
-    model = _logreg(cfg["C"], seed).fit(vectorizer.fit_transform(train), y)
-    return lambda texts: model.predict_proba(vectorizer.transform(texts))[:, 1]
+    counts = NgramCounts(cfg["ngrams"], cfg["min_df"], cfg["max_df"])
+    x = tfidf(counts.fit_transform(train), counts.df, len(train))
+    model = _logreg(cfg["C"], seed).fit(x, y)
+    return lambda texts: model.predict_proba(tfidf(counts.transform(texts), counts.df, len(train)))[:, 1]
 
 
 def nb_ratios(x, y: np.ndarray, alpha: float) -> np.ndarray:
@@ -66,11 +62,16 @@ def nb_ratios(x, y: np.ndarray, alpha: float) -> np.ndarray:
 def fit_nbsvm(train: list[str], y: np.ndarray, cfg: dict, seed: int):
     from scipy import sparse  # SciPy: only the baseline needs it
 
-    vectorizer = _vectorizer("count", cfg["ngrams"], binary=True)
-    x = vectorizer.fit_transform(train)
+    counts = NgramCounts(cfg["ngrams"])
+
+    def binary(x):
+        x.data[:] = 1
+        return x
+
+    x = binary(counts.fit_transform(train))
     scale = sparse.diags(nb_ratios(x, y, cfg["alpha"]))
     model = _logreg(cfg["C"], seed).fit(x @ scale, y)
-    return lambda texts: model.predict_proba(vectorizer.transform(texts) @ scale)[:, 1]
+    return lambda texts: model.predict_proba(binary(counts.transform(texts)) @ scale)[:, 1]
 
 
 FITTERS = {"tfidf_logreg": fit_tfidf_logreg, "nbsvm": fit_nbsvm}

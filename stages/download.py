@@ -44,6 +44,8 @@ PYPI_FILES = catalog.PACKAGED_FILES
 
 def carve_test_split(texts: pd.Series, labels: pd.Series, test_size: float, seed: int) -> np.ndarray:
     """Split labels stratified and seeded into 'train'/'test'; identical texts always land on the same side.
+    The seed is `data.split_seed`, never the training `seed`: runs over training seeds share one test set, and
+    their validation carves (drawn from the training reviews) never hold a test review.
 
     Duplicated texts form one group; groups are shuffled per class and taken until the class's test quota
     is met, so the test share per class is test_size up to one group.
@@ -94,7 +96,8 @@ def from_pypi(params: dict, engine=LOCAL):
     reviews = pd.DataFrame({
         "id": [f"imdb-{i:05d}" for i in range(len(imdb))],
         "text": imdb["text"], "label": imdb["label"],
-        "split": carve_test_split(imdb["text"], imdb["label"], params["data"]["test_size"], params["seed"]),
+        "split": carve_test_split(imdb["text"], imdb["label"], params["data"]["test_size"],
+                                  params["data"]["split_seed"]),
     })
     ood = pd.DataFrame({"id": [f"rt-{i:05d}" for i in range(len(rt))], "text": rt["text"], "label": rt["label"]})
     return reviews, ood, words, vectors, inputs
@@ -256,7 +259,7 @@ def carve_local_split(pairs, params: dict) -> np.ndarray:
     review), never its texts."""
     keys, labels = zip(*pairs)
     split = carve_test_split(pd.Series(np.concatenate(keys)), pd.Series(np.concatenate(labels)),
-                             params["data"]["test_size"], params["seed"])
+                             params["data"]["test_size"], params["data"]["split_seed"])
     return split == "test"
 
 

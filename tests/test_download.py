@@ -218,3 +218,27 @@ def test_bad_archives_through_the_stage_are_messages(default_params, server, tmp
     result = run_stage("download", project, params)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert phrase in result.stderr and not (project / "data/raw").exists()
+
+
+def test_no_validation_carve_over_the_training_seeds_holds_a_test_review(default_params, monkeypatch):
+    """`make seeds` and `make choices` vary `seed` (1-5): the test set must not move with it, and the validation
+    carves early stopping and the choices look at (drawn from the training reviews) must never hold a test text."""
+    from stages import download
+    from stages.train import split_train_validation
+
+    monkeypatch.setattr(download, "packaged_glove", lambda: ([], np.zeros((0, 50), np.float32), {}))
+    splits, validation_texts = set(), set()
+    for seed in (1, 2, 3, 4, 5):
+        params = {**default_params, "seed": seed}
+        reviews = download.from_pypi(params)[0]
+        splits.add(tuple(reviews["split"]))
+        train = reviews.loc[reviews["split"] == "train", "text"].to_numpy()  # the training rows, in file order
+        _, validation = split_train_validation(len(train), params["train"]["validation_split"], None, seed)
+        validation_texts.update(train[validation])
+    assert len(splits) == 1  # one test set for every training seed
+    test_texts = set(reviews.loc[reviews["split"] == "test", "text"])
+    assert len(test_texts) > 4_900 and len(validation_texts) > 8_000  # five carves of 2,000, overlapping
+    assert validation_texts.isdisjoint(test_texts)
+    # data.split_seed is what moves it
+    other = download.from_pypi({**default_params, "data": {**default_params["data"], "split_seed": 1}})[0]
+    assert (other["split"] != reviews["split"]).sum() > 1_000

@@ -1,9 +1,12 @@
 """`make bench-peers` (benchmarks/peers.py) on the tiny project: every peer fitted on the model's split, ratios
 against the default model trained in the same run, and a broken fastText binding caught."""
+import json
+
 import numpy as np
 import pytest
 
 from benchmarks import peers
+from tests.conftest import REPO
 
 
 def test_peers_are_measured_beside_the_default_model(tiny, monkeypatch):
@@ -20,8 +23,23 @@ def test_peers_are_measured_beside_the_default_model(tiny, monkeypatch):
     assert {k: v for k, v in results["default"]["ratios"].items() if v is not None} == {
         "test_accuracy": 1.0, "roc_auc": 1.0, "train_seconds": 1.0, **({} if results["default"]["ood_accuracy"] is None
                                                                        else {"ood_accuracy": 1.0})}
-    assert results["fasttext"]["chosen"].startswith("lr=") and "validation accuracy" in results["fasttext"]["chosen"]
+    for name, (_, grid) in peers.PEERS.items():  # every setting of the grid tried, the chosen one named
+        assert results[name]["settings"] == len(peers.settings_of(grid)) > 1
+        assert results[name]["chosen"].split(" (")[0] in {peers.spelled(s) for s in peers.settings_of(grid)}
+        assert 0 <= results[name]["validation_accuracy"] <= 1
     assert "| fasttext |" in peers.table(report)
+
+
+def test_every_peer_gets_at_least_the_defaults_search_budget():
+    """The default's last round of choices (reports/choices.json) against each peer's grid."""
+    rounds = json.loads((REPO / peers.CHOICES).read_text())
+    last = len(rounds[list(rounds)[-1]]["settings"])
+    assert last >= 2
+    for name, (_, grid) in peers.PEERS.items():
+        assert len(peers.settings_of(grid)) >= last, name
+    report = json.loads((REPO / peers.REPORT).read_text())["results"]  # the committed run used these grids
+    assert {name: row.get("settings") for name, row in report.items()} == {
+        "default": last, **{name: len(peers.settings_of(grid)) for name, (_, grid) in peers.PEERS.items()}}
 
 
 def test_a_binding_whose_batches_disagree_with_single_texts_is_refused():

@@ -51,6 +51,20 @@ def test_results_block_names_its_report_files(monkeypatch):
     assert "`reports/baseline/metrics.json`" in block
 
 
+def test_tables_of_choices_show_validation_figures_only(monkeypatch):
+    """A choice is made on validation data: no table of choices puts a test figure beside it."""
+    from tools import readme_figures
+
+    monkeypatch.chdir(REPO)
+    shown = {name: readme_figures.BLOCKS[name]() for name in ("search", "choices_round3", "choices_round4")}
+    for name, block in shown.items():
+        header = block.splitlines()[0].lower()
+        assert "validation" in header, name
+        assert not re.search(r"test|roc auc|out-of-domain", header), f"{name}: {header}"
+    page = (REPO / "docs/models.md").read_text()
+    assert all(f"<!-- generated: {name} -->" in page for name in shown)
+
+
 def slug(heading_html: str) -> str:
     """The anchor GitHub gives a heading: its text, lower case, punctuation dropped, spaces as hyphens."""
     text = html.unescape(re.sub(r"<[^>]+>", "", heading_html)).strip().lower()

@@ -7,7 +7,8 @@ so that one seed's luck does not choose. No test figure is computed at all.
 
 Each experiment runs the `train` stage only (DVC restores the data stages of a seed it has run before from
 its run cache) and reads `eval.loss` of reports/train/metrics.json: the 10% of the training reviews early
-stopping watches, which the seed draws anew along with the train/test split.
+stopping watches, which the seed draws anew from the training reviews. The test set is carved by
+`data.split_seed`, which no run here changes, so no choice ever sees a test review.
 """
 from __future__ import annotations
 

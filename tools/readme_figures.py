@@ -108,18 +108,16 @@ def first_run() -> str:
 
 
 def search() -> str:
+    """The first round of choices: validation figures only (a table of choices shows no test figure)."""
     v = load("reports/variants.json")
     rows = v.get("search", {})
     d = v.get("default", {})
-    lines = ["| change from the default | validation accuracy | validation loss | test accuracy | ROC AUC | "
-             "out-of-domain |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| change from the default | validation accuracy | validation loss |", "| --- | --- | --- |"]
     if d:
-        lines.append(f"| none (the default) | {pct(d['val_accuracy'])} | {num(d['val_loss'])} | "
-                     f"{pct(d['test_accuracy'])} | {num(d['test_roc_auc'])} | {pct(d['ood_accuracy'], 1)} |")
+        lines.append(f"| none (the default) | {pct(d['val_accuracy'])} | {num(d['val_loss'])} |")
     for name, row in rows.items():
         change = ", ".join(f"`{s}`" for s in row["set"])
-        lines.append(f"| {change} | {pct(row['val_accuracy'])} | {num(row['val_loss'])} | {pct(row['test_accuracy'])}"
-                     f" | {num(row['test_roc_auc'])} | {pct(row['ood_accuracy'], 1)} |")
+        lines.append(f"| {change} | {pct(row['val_accuracy'])} | {num(row['val_loss'])} |")
     return "\n".join(lines)
 
 
@@ -127,7 +125,7 @@ def seeds_summary() -> str:
     """One sentence: the default model's means over the seeds, in and out of domain."""
     s = load("reports/seeds.json")
     row = s["summary"]["default"]
-    return (f"Over seeds {', '.join(map(str, s['seeds'][:-1]))} and {s['seeds'][-1]} (each its own split) the default "
+    return (f"Over seeds {', '.join(map(str, s['seeds'][:-1]))} and {s['seeds'][-1]} (one test set, carved by `data.split_seed`) the default "
             f"averages {pct(row['test.accuracy']['mean'])} in domain (± {100 * row['test.accuracy']['std']:.2f}) and "
             f"{pct(row['ood.accuracy']['mean'])} out of domain (± {100 * row['ood.accuracy']['std']:.2f}), "
             f"ROC AUC {num(row['test.roc_auc']['mean'])} ([seeds](docs/models.md#variance-over-seeds)).")
@@ -146,6 +144,40 @@ def choices(round_: str) -> str:
         lines.append(f"| {', '.join(f'`{x}`' for x in entry['set'])} | " + " | ".join(cells)
                      + f" | {num(entry.get('mean_val_loss'))} | {pct(entry.get('mean_val_accuracy'))} | {epochs} |")
     return "\n".join(lines)
+
+
+def current_value(dotted: str):
+    value = yaml.safe_load(Path("params.yaml").read_text())
+    for key in dotted.split("."):
+        value = value[key]
+    return value
+
+
+def is_current(assignment: str) -> bool:
+    """`train.nb_l2=5.0e-7` holds in params.yaml (the value compared as YAML reads it)."""
+    key, _, value = assignment.partition("=")
+    return current_value(key) == yaml.safe_load(value)
+
+
+def choices_verdict(round_: str) -> str:
+    """What a round of choices found, ranked by mean validation loss, and where params.yaml's setting stands."""
+    report = load("reports/choices.json")[round_]
+    ranked = sorted(report["settings"].items(), key=lambda kv: kv[1]["mean_val_loss"])
+    (best, first), rest = ranked[0], ranked[1:]
+    named = lambda entry: ", ".join(f"`{x}`" for x in entry["set"])  # noqa: E731
+    lines = [f"Lowest mean validation loss: {named(first)} ({num(first['mean_val_loss'])}, over the seeds' "
+             f"{len(first['seeds'])} validation carves)"]
+    if rest:
+        lines[0] += "; then " + "; ".join(f"{named(e)} (+{e['mean_val_loss'] - first['mean_val_loss']:.4f})"
+                                          for _, e in rest) + "."
+    base = [x for x in report["base"]]
+    current = [name for name, e in ranked if all(is_current(x) for x in [*base, *e["set"]])]
+    if current:
+        rank = [name for name, _ in ranked].index(current[0]) + 1
+        lines.append(f"params.yaml holds {named(report['settings'][current[0]])}: {'the lowest' if rank == 1 else f'rank {rank} of {len(ranked)}'}.")
+    else:
+        lines.append("params.yaml holds none of these settings (a later round moved the default on).")
+    return " ".join(lines)
 
 
 def seeds() -> str:
@@ -357,6 +389,8 @@ def problems_handled() -> str:
 
 BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds": seeds,
           "choices_round3": lambda: choices("round 3"), "choices_round4": lambda: choices("round 4"),
+          "choices_verdict_round3": lambda: choices_verdict("round 3"),
+          "choices_verdict_round4": lambda: choices_verdict("round 4"),
           "optimizer": optimizer,
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,

@@ -4,7 +4,8 @@
     python -m tools.seeds --summary-only  # the summary of experiments already run
 
 Two configurations: the default, and the tutorials' 200-review experiment (frozen GloVe, `flatten`). The seed
-changes everything seeded: the train/test split, the validation split, the initial weights, the shuffling.
+changes what training draws: the validation split, the initial weights, the shuffling. The test set is carved by
+`data.split_seed` and stays the same for every seed.
 The summary (mean ± sample standard deviation per configuration) goes to reports/seeds.json and stdout.
 """
 from __future__ import annotations

@@ -206,6 +206,7 @@ SCHEMA: dict = {
         "source": OneOf("pypi", "stanford", "local"),
         "glove_dim": OneOf(50, 100, 200, 300),
         "test_size": Float(0.0, 1.0, open_lo=True, open_hi=True),
+        "split_seed": Int(0, 2**31 - 1),
         "stanford": {
             "imdb_url": Text(), "imdb_sha256": Text(),
             "glove_url": Text(), "glove_sha256": Text(),
