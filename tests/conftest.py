@@ -76,10 +76,13 @@ def run_pipeline(root: Path, default_params: dict, **train) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
-    """A scratch project after a full run of the pipeline on the tiny dataset (1% of reviews without letters)."""
-    root = tmp_path_factory.mktemp("tiny")
-    params = run_pipeline(root, yaml.safe_load((REPO / "params.yaml").read_text()))
-    return root, params
+    """A scratch project after a full run of the pipeline on the tiny dataset (1% of reviews without letters),
+    built once per session and copied for each worker."""
+    from tests.fixtures import built_once
+
+    root = built_once(tmp_path_factory, "tiny", lambda folder: run_pipeline(
+        folder, yaml.safe_load((REPO / "params.yaml").read_text())))
+    return root, yaml.safe_load((root / "params.yaml").read_text())
 
 
 def free_port() -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import zipfile
 
@@ -108,3 +109,25 @@ def tiny_project(root, params: dict, n_reviews: int = 400) -> dict:
     params["export"]["probe_words"] = ["great", "awful", "notaword"]
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder that `build(folder)` makes once per test session, copied for each pytest-xdist worker: the first
+    worker to ask builds it under a lock in the session's shared temporary folder, the others wait and copy it
+    (a whole tiny pipeline costs a minute of CPU; each worker building its own cost one per worker)."""
+    import fcntl
+    import shutil
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    source, done = shared / f"shared-{name}", shared / f"shared-{name}.built"
+    with open(shared / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when build fails
+        if not done.exists():
+            shutil.rmtree(source, ignore_errors=True)  # a build that failed half-way
+            source.mkdir()
+            build(source)
+            done.touch()
+    target = tmp_path_factory.mktemp(name)
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    return target

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.fixtures import tiny_project
+from tests.fixtures import built_once, tiny_project
 
 ALL = {"check_params", "download", "validate_raw", "baseline", "tokenize", "pad", "embed", "validate_features", "train",
        "evaluate", "export"}
@@ -43,15 +43,18 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return sh(repo, sys.executable, "-m", "dvc", *args, check=check)
 
 
-def exp_rows(repo: Path) -> list[tuple[str, int, float]]:
-    """(name, maxlen, test accuracy) of every row of `dvc exp show`: workspace, commits, experiments."""
+def exp_rows(repo: Path, key: str = "maxlen") -> list[tuple[str, object, float]]:
+    """(name, the param `key`, test accuracy) of every row of `dvc exp show`: workspace, commits, experiments."""
     rows = []
 
     def add(name, data):
         params = (data or {}).get("params", {}).get("params.yaml", {}).get("data", {})
         metrics = (data or {}).get("metrics", {}).get("reports/metrics.json", {}).get("data", {})
         if params and metrics:
-            rows.append((name, params["maxlen"], metrics["test"]["accuracy"]))
+            value = params
+            for part in key.split("."):
+                value = value[part]
+            rows.append((name, value, metrics["test"]["accuracy"]))
 
     for entry in json.loads(dvc(repo, "exp", "show", "--json").stdout):
         add(entry.get("name") or entry["rev"], entry.get("data"))
@@ -73,8 +76,15 @@ def stages_skipped(output: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    """A committed scratch project after a full `dvc repro`, with a local remote."""
-    root = tmp_path_factory.mktemp("project")
+    """A committed scratch project after a full `dvc repro`, with a local remote: built once per session and
+    copied for each pytest-xdist worker. The copies share the remote (DVC writes its objects by content, whole)."""
+    return built_once(tmp_path_factory, "project", build_project) / "project"
+
+
+def build_project(folder: Path) -> None:
+    root, storage = folder / "project", folder / "storage"
+    root.mkdir()
+    storage.mkdir()
     for name in PROJECT_FILES:
         src = REPO / name
         (shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir()
@@ -88,14 +98,13 @@ def repo(tmp_path_factory):
     # the project's plot templates, and the offline plot page that `make setup` generates
     shutil.copytree(REPO / ".dvc/plots", root / ".dvc/plots")
     dvc(root, "config", "plots.html_template", "plots/offline.html")
-    dvc(root, "remote", "add", "-d", "storage", str(tmp_path_factory.mktemp("storage")))
+    dvc(root, "remote", "add", "-d", "storage", str(storage))
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "project")  # DVCLive needs a commit to exist
     out = dvc(root, "repro")
     assert stages_run(out.stdout) == ALL
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "baseline")
-    return root
 
 
 def reset(repo: Path) -> None:
@@ -151,21 +160,59 @@ def test_exp_run_maxlen_reruns_pad_and_after_only(repo):
                                                f"committed at {head}")
 
 
-# Which stages each single param change re-runs: those that declare the key, plus those whose input data
-# then changed. Training is deterministic, so an unchanged model stops the chain (see validation.features).
+# Which stages read each key, as dvc.yaml declares it: `dvc status` names them the moment params.yaml changes,
+# before anything runs (check_params, which reads the whole file, aside). Cheap, so every kind of key is here.
+READERS = [
+    ("seed", 7, {"baseline", "embed", "train", "export"}),  # not download: data.split_seed carves the test set
+    ("data.split_seed", 7, {"download"}),
+    ("data.test_size", 0.3, {"download"}),
+    ("maxlen", 20, {"pad", "validate_features", "export"}),
+    ("tokenize.vocab_size", 50, {"tokenize"}),
+    ("pad.padding", "pre", {"pad", "export"}),
+    ("embedding.oov_init", "zeros", {"embed"}),
+    ("embedding.trainable", False, {"train"}),
+    ("train.nb_l2", 3e-6, {"train"}),
+    ("train.model", "fasttext", {"train", "export"}),
+    ("evaluate.threshold", 0.6, {"evaluate", "baseline"}),  # the baselines' labels use the same threshold
+    ("baseline.nbsvm.C", 2, {"baseline"}),
+    ("export.neighbours", 3, {"export"}),
+    ("validation.raw.text_chars", [5, 60000], {"validate_raw"}),
+    ("validation.features.max_all_padding_share", 0.1, {"validate_features"}),
+    ("engine.name", "spark", {"download", "validate_raw", "tokenize", "pad", "validate_features"}),
+    ("report.max_drop", 0.01, set()),  # read by tools/pr_report.py, by no stage
+]
+
+
+@pytest.mark.parametrize("key, value, readers", READERS, ids=[key for key, _, _ in READERS])
+def test_each_param_is_read_by_exactly_its_stages(repo, key, value, readers):
+    reset(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    *path, last = key.split(".")
+    node = params
+    for part in path:
+        node = node[part]
+    assert node[last] != value, f"{key} is {value!r} already: pick another value"
+    node[last] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(dvc(repo, "status", "--json").stdout)
+    finally:
+        reset(repo)
+    assert "check_params" in status
+    assert set(status) - CHECK == readers, status  # the workspace was up to date: only params changed
+    for stage in readers:  # and for its params, not for data
+        assert [set(entry) for entry in status[stage]] == [{"changed deps"}], status[stage]
+        assert list(status[stage][0]["changed deps"]) == ["params.yaml"], status[stage]
+
+
+# What a real `dvc exp run -S` re-runs: the stages that read the key, then those whose input data changed.
+# Training is deterministic, so an unchanged model stops the chain (validation.features: train runs again on
+# the same data and writes the same model, so evaluate and export do not); Spark's outputs are the local
+# engine's bytes, so nothing after the Spark stages runs again. `maxlen` is test_exp_run_maxlen's.
 PARAM_CASES = [
-    ("tokenize.vocab_size=50", {"tokenize"} | AFTER_PAD | {"embed"}),
-    ("embedding.oov_init=zeros", {"embed", "validate_features", "train", "evaluate", "export"}),
-    ("train.nb_l2=3e-6", {"train", "evaluate", "export"}),  # DVC writes 3e-06, which YAML 1.1 reads as a string
-    ("evaluate.threshold=0.6", {"evaluate", "baseline"}),  # the baselines' labels use the same threshold
-    ("baseline.nbsvm.C=2", {"baseline"}),
-    ("export.neighbours=3", {"export"}),
-    ("validation.raw.text_chars=[5, 60000]", {"validate_raw", "tokenize", "baseline"}),
+    ("evaluate.threshold=0.6", {"evaluate", "baseline"}),
     ("validation.features.max_all_padding_share=0.1", {"validate_features", "train"}),
-    ("data.test_size=0.3", ALL),
     ("report.max_drop=0.01", set()),
-    # Spark (local[2]) re-runs the stages that read `engine`; their outputs are the local engine's bytes, so
-    # nothing after them runs again.
     ("engine.name=spark", {"download", "validate_raw", "tokenize", "pad", "validate_features"}),
 ]
 
@@ -218,8 +265,9 @@ def test_a_damaged_model_gets_advice_that_works_when_followed(repo):
 
 
 def test_queued_sweep(repo):
+    """A sweep of two values queued and run by DVC's queue (a key whose change re-runs two short stages)."""
     reset(repo)
-    dvc(repo, "exp", "run", "--queue", "-S", "maxlen=20,30")
+    dvc(repo, "exp", "run", "--queue", "-S", "evaluate.threshold=0.4,0.6")
     dvc(repo, "queue", "start", "-j", "1")
     deadline = time.time() + 900
     while time.time() < deadline:
@@ -229,8 +277,8 @@ def test_queued_sweep(repo):
         time.sleep(3)
     dvc(repo, "queue", "stop", check=False)
     assert status.count("Success") >= 2, status
-    swept = {maxlen for name, maxlen, _ in exp_rows(repo) if name not in ("main", "workspace")}
-    assert {20, 30} <= swept
+    swept = {value for name, value, _ in exp_rows(repo, "evaluate.threshold") if name not in ("main", "workspace")}
+    assert {0.4, 0.6} <= swept
 
 
 def report(repo: Path, base: str = "HEAD~1") -> tuple[int, str]:
