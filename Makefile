@@ -11,7 +11,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-spark repro test test-fast browser bench bench-peers bench-optimizer bench-scale bench-scale-spark spark-cluster spark-cluster-stop object-store object-store-stop report compare exp-show discard plots example seeds choices clean-venv
+.PHONY: setup setup-spark repro test test-fast testbed-times browser bench bench-peers bench-optimizer bench-scale bench-scale-spark spark-cluster spark-cluster-stop object-store object-store-stop report compare exp-show discard plots example seeds choices clean-venv
 
 setup: $(STAMP) $(PLOTS_PAGE)
 
@@ -39,6 +39,10 @@ test: setup setup-spark
 # The fast tier: everything but the tests marked slow in tests/conftest.py (dvc CLI, pipelines, Spark stages, browser)
 test-fast: setup setup-spark
 	$(BIN)/python -m pytest -q -m "not slow" --durations=10 tests
+
+# The test bed's tests (root, iproute2) with each one's time in reports/testbed.json, for docs/scale.md's tables
+testbed-times: setup setup-spark
+	TEST_TIMES=reports/testbed.json $(BIN)/python -m pytest -q tests/test_testbed.py
 
 # Chromium (apt) and Mermaid (npm) for the browser checks of tests/test_browser.py; CI runs it before `make test`
 browser: setup

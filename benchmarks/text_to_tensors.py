@@ -13,6 +13,7 @@ against its baseline measured in the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -92,8 +93,19 @@ def write_glove_text(path: Path, words: list[str], vectors: np.ndarray) -> None:
     path.write_text("".join(f"{w} {line}\n" for w, line in zip(words, body)), encoding="utf-8")
 
 
-def report(name: str, ours: float, baseline: float, baseline_name: str) -> None:
-    print(f"  {name:<44} {ours:7.2f} s   {baseline_name:<46} {baseline:7.2f} s   ratio {baseline / ours:6.1f}x")
+REPORT = Path("reports/text_to_tensors.json")
+ROWS: list[dict] = []  # what this run printed, for REPORT
+
+
+def line(row: dict) -> str:
+    return (f"  {row['ours']:<44} {row['ours_seconds']:7.2f} s   {row['baseline']:<46} {row['baseline_seconds']:7.2f} s"
+            f"   ratio {row['baseline_seconds'] / row['ours_seconds']:6.1f}x")
+
+
+def report(name: str, ours: float, baseline: float, baseline_name: str, task: str = "") -> None:
+    ROWS.append({"task": task, "ours": name, "ours_seconds": round(ours, 2), "baseline": baseline_name,
+                 "baseline_seconds": round(baseline, 2)})
+    print(line(ROWS[-1]))
 
 
 def main() -> None:
@@ -104,16 +116,17 @@ def main() -> None:
     params = check_params(yaml.safe_load(Path("params.yaml").read_text()))
     reviews, _, words, vectors, _ = from_pypi(params)
     train, test = reviews[reviews["split"] == "train"], reviews[reviews["split"] == "test"]
-    print(f"{len(reviews)} reviews ({len(train)} train), vocabulary {VOCAB}, maxlen {MAXLEN}, "
-          f"GloVe {vectors.shape[0]} x {vectors.shape[1]}, {os.cpu_count()} cores")
+    header = (f"{len(reviews)} reviews ({len(train)} train), vocabulary {VOCAB}, maxlen {MAXLEN}, "
+              f"GloVe {vectors.shape[0]} x {vectors.shape[1]}, {os.cpu_count()} cores")
+    print(header)
 
     print("1. tokenize + pad")
     ours, (x_train, _) = timed(lambda: ours_tokenize_pad(train, test))
     legacy, (legacy_train, _) = timed(lambda: legacy_tokenizer_pad(train, test))
-    report("ours (Arrow + NumPy)", ours, legacy, "legacy Keras Tokenizer + pad_sequences")
+    report("ours (Arrow + NumPy)", ours, legacy, "legacy Keras Tokenizer + pad_sequences", "1. tokenize + pad")
     if not args.skip_adapt:
         adapt, _ = timed(lambda: textvectorization_on_numpy(train, test), repeat=1)
-        report("ours (Arrow + NumPy)", ours, adapt, "TextVectorization adapt + call on NumPy")
+        report("ours (Arrow + NumPy)", ours, adapt, "TextVectorization adapt + call on NumPy", "1. tokenize + pad")
     assert x_train.shape == legacy_train.shape == (len(train), MAXLEN)
 
     print("2. embedding matrix from loaded vectors")
@@ -121,7 +134,7 @@ def main() -> None:
     ours, (matrix, _) = timed(lambda: build_matrix(vocabulary, words, vectors, "zeros", 0))
     tutorial, reference = timed(lambda: tutorial_matrix(vocabulary, words, vectors))
     assert np.array_equal(matrix, reference.astype(np.float32))
-    report("ours (pandas Index lookup)", ours, tutorial, "tutorial dict + loop")
+    report("ours (pandas Index lookup)", ours, tutorial, "tutorial dict + loop", "2. embedding matrix from loaded vectors")
 
     print("3. parse a 400,000-line GloVe text file")
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +144,8 @@ def main() -> None:
         tutorial, index = timed(lambda: tutorial_parse(path))
         assert parsed_words == words and np.allclose(parsed, vectors, atol=1e-5)
         assert len(index) == len(set(words))
-    report("ours (Arrow CSV reader)", ours, tutorial, "tutorial per-line loop")
+    report("ours (Arrow CSV reader)", ours, tutorial, "tutorial per-line loop", "3. parse a 400,000-line GloVe text file")
+    REPORT.write_text(json.dumps({"command": "make bench", "header": header, "rows": ROWS}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

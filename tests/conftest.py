@@ -43,6 +43,28 @@ def pytest_runtest_setup(item):
                     "requirements-test.txt", pytrace=False)
 
 
+# `TEST_TIMES=reports/testbed.json pytest tests/test_testbed.py` (`make testbed-times`): each passed test's time
+# (its call, and the setup of the fixtures it was first to need), for the figures docs/scale.md shows.
+_TIMES: dict = {}
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get("TEST_TIMES") and report.passed and report.when in ("setup", "call"):
+        name = report.nodeid.split("::", 1)[-1]
+        _TIMES.setdefault(name, {"setup": 0.0, "call": 0.0})[report.when] = round(report.duration, 1)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get("TEST_TIMES")
+    if path and _TIMES and not hasattr(session.config, "workerinput"):  # the controller, under pytest-xdist too
+        import json
+        import platform
+
+        Path(path).write_text(json.dumps({"command": f"TEST_TIMES={path} pytest {' '.join(session.config.args)}",
+                                          "cores": os.cpu_count(), "machine": platform.machine(),
+                                          "all_passed": exitstatus == 0, "tests": _TIMES}, indent=2) + "\n")
+
+
 @pytest.fixture
 def default_params() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())

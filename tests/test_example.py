@@ -29,6 +29,9 @@ def test_keras_tutorial_example_runs_with_learned_and_glove_embeddings(tmp_path)
         train = json.loads((root / "reports/train/metrics.json").read_text())
         assert train["train"]["accuracy"] >= 0.8  # ten documents are easy to fit, as in the tutorial
         assert f"{run}: vocabulary of 14 words (work, done," in text and "and 2 reserved ids (padding, [UNK])" in text
+    # docs/data.md shows these two lines as `make example` prints them (its runs under examples/keras_tutorial/runs)
+    shown = [line for line in (REPO / "docs/data.md").read_text().splitlines() if ": vocabulary of" in line]
+    assert [line.replace(str(tmp_path), "examples/keras_tutorial/runs") for line in lines] == shown
     for run, frozen in (("glove", True), ("learned", False)):  # frozen GloVe stays GloVe; learned vectors do not
         glove = np.load(tmp_path / run / "data/processed/embedding_matrix.npy")[1:]
         trained = np.loadtxt(tmp_path / run / "reports/projector/trained/vecs.tsv", delimiter="\t")

@@ -199,6 +199,23 @@ def seeds() -> str:
     return "\n".join(lines)
 
 
+def seeds_reading() -> str:
+    """docs/models.md's reading of the seeds table: the committed run against the seeds' mean, and the margins."""
+    s, m = load("reports/seeds.json"), load("reports/metrics.json")
+    row = s["summary"]["default"]
+    acc, ood, margin = row["test.accuracy"], row["ood.accuracy"], row["margin"]
+    committed, mean = m["test"]["accuracy"], acc["mean"]
+    error = acc["std"] / len(s["seeds"]) ** 0.5
+    side = "above" if committed > mean else "below" if committed < mean else "at"
+    return (f"The committed run (seed 42, `reports/metrics.json`: {pct(committed)}) is {side} the mean over seeds "
+            f"{s['seeds'][0]}-{s['seeds'][-1]} on the same test set ({pct(mean)}, standard error "
+            f"{100 * error:.2f} points over {len(s['seeds'])} seeds); out of domain the mean is {pct(ood['mean'])} "
+            f"against {pct(m['ood']['accuracy'])}. The margin over the best baseline averages "
+            f"{100 * margin['mean']:+.2f} points and ranges from {100 * margin['min']:+.2f} to "
+            f"{100 * margin['max']:+.2f} over the seeds. The small-200 row's margin compares 200 training reviews "
+            "with baselines fitted on all of them.")
+
+
 def optimizer() -> str:
     t = load("reports/optimizer.json")
     lines = ["| n-gram buckets | Adam, ms per step | lazy Adam, ms per step | lazy / Adam |", "| --- | --- | --- | --- |"]
@@ -217,6 +234,12 @@ def times() -> str:
         e = t["experiment"]
         lines += ["", f"The same run timed `dvc exp run -S {' -S '.join(e['set'])}` from a workspace up to date: "
                       f"{e['seconds']:g} s."]
+    if "targets" in t:
+        names = {"total": "forced `dvc repro`", "experiment": f"`dvc exp run -S {' -S '.join(e['set'])}`",
+                 "baseline": "`baseline` stage"}
+        lines += ["", "Against the targets (ratio above 1: not met): " + "; ".join(
+            f"{names[k]} {v['measured']:g} s for {v['seconds']:g} s, ratio {v['ratio']:.2f}"
+            for k, v in t["targets"].items()) + "."]
     return "\n".join(lines)
 
 
@@ -285,6 +308,96 @@ def scale_summary() -> str:
             f"stages took {seconds['spark']:.0f} s on Spark against {seconds['local']:.0f} s on the local engine "
             f"({seconds['spark'] / seconds['local']:.1f} times as long), with "
             + ("identical outputs." if spark["identical"] else "outputs that DIFFER."))
+
+
+# The test bed's cases (tests/test_testbed.py) as docs/scale.md describes them, each with its test
+TESTBED_SPARK = {
+    "test_data_stages_across_hosts_write_the_local_engines_bytes":
+        ("the data stages across the hosts", "every output equals the local engine's, byte for byte; both worker "
+                                             "hosts ran executors"),
+    "test_a_worker_lost_mid_stage_and_the_stage_still_writes_the_same_bytes[worker killed]":
+        ("`worker2` killed mid-stage (every process of the host)", "Spark runs its tasks again on `worker1`; the "
+                                                                   "report equals the local engine's"),
+    "test_a_worker_lost_mid_stage_and_the_stage_still_writes_the_same_bytes[link cut]":
+        ("`worker2`'s link cut mid-stage", "the driver loses the executor after `spark.network.timeout` (12 s in "
+                                           "the test), the stage finishes with the same bytes"),
+    "test_every_worker_lost_mid_stage_is_one_line_within_the_timeout":
+        ("every worker lost mid-stage", "one line, `engine.spark.master 'spark://198.18.0.11:7077': no live "
+                                        "executor for 15 s (engine.spark.start_timeout) ...`, exit 1, nothing written"),
+    "test_bad_storage_across_hosts_is_one_line_and_the_secret_is_never_shown[the store's host cut off]":
+        ("the store's host cut off", "one line naming the storage address and the endpoint, within "
+                                     "`engine.spark.storage_timeout` (8 s in the test)"),
+    "test_bad_storage_across_hosts_is_one_line_and_the_secret_is_never_shown[a wrong secret]":
+        ("a wrong secret", "one line, `access to the bucket dvc is refused`, the secret never shown"),
+}
+TESTBED_TRAINING = {
+    "test_two_hosts_train_one_model_from_clones_filled_by_dvc_pull":
+        ("two clones filled by `dvc pull` from the store, `train.distribute: multi_worker`",
+         "both finish, only the chief writes the model, validation accuracy within a point of one process's"),
+    "test_a_peer_lost_mid_training_ends_the_other_in_one_line_and_keeps_the_last_model[the other host's trainer killed]":
+        ("the non-chief's trainer killed mid-training", "the chief ends in one line naming `worker 1 "
+                                                        "(198.18.0.22:2222)`, exit 1, its last model kept"),
+    "test_a_peer_lost_mid_training_ends_the_other_in_one_line_and_keeps_the_last_model[the other host cut off]":
+        ("the chief's host cut off mid-training", "the other worker ends in one line naming `worker 0 "
+                                                  "(198.18.0.21:2222)` within `train.peer_timeout`"),
+    "test_predict_out_on_the_cluster_scores_as_the_local_engine":
+        ("`predict --file --out --engine spark` on the driver", "the file and the model staged in the store, "
+                                                                "scored on a worker host; the scores equal the local engine's"),
+}
+
+
+def testbed_table(cases: dict) -> str:
+    report = load("reports/testbed.json")
+    lines = ["| case | what happens (tested) | seconds of the test |", "| --- | --- | --- |"]
+    for test, (case, what) in cases.items():
+        lines.append(f"| {case} | {what} | {report['tests'][test]['call']:g} |")
+    return "\n".join(lines)
+
+
+def testbed_summary() -> str:
+    """The README's line on the test bed: how long its tests took, from reports/testbed.json."""
+    report = load("reports/testbed.json")
+    calls = {name: r["call"] for name, r in report["tests"].items()}
+    setup = sum(r["setup"] for r in report["tests"].values())
+    return (f"`make testbed-times` ({report['cores']} cores): {len(calls)} tests in {sum(calls.values()) + setup:.0f} s, "
+            f"{setup:.0f} s of it bringing the hosts, the store, the Spark daemons and the training clones up; the "
+            f"data stages across the hosts took {calls[next(iter(TESTBED_SPARK))]:g} s (local and Spark runs of the "
+            f"six stages), a worker killed mid-stage "
+            f"{calls['test_a_worker_lost_mid_stage_and_the_stage_still_writes_the_same_bytes[worker killed]']:g} s, "
+            f"training on two hosts {calls[next(iter(TESTBED_TRAINING))]:g} s.")
+
+
+# The targets of docs/data.md's tokenizer benchmark: (task, baseline) -> ratio, or seconds for ours at most
+TEXT_TARGETS = {("1. tokenize + pad", "legacy Keras Tokenizer + pad_sequences"): ("ratio", 4.0),
+                ("1. tokenize + pad", "TextVectorization adapt + call on NumPy"): ("ratio", 15.0),
+                ("2. embedding matrix from loaded vectors", "tutorial dict + loop"): ("seconds", 1.0),
+                ("3. parse a 400,000-line GloVe text file", "tutorial per-line loop"): ("ratio", 5.0)}
+
+
+def text_bench() -> str:
+    """docs/data.md's tokenizer benchmark as `make bench` printed it (reports/text_to_tensors.json), and its targets."""
+    from benchmarks.text_to_tensors import line
+
+    r = load("reports/text_to_tensors.json")
+    lines, task = ["```", f"$ {r['command']}", r["header"]], None
+    for row in r["rows"]:
+        if row["task"] != task:
+            task = row["task"]
+            lines.append(task)
+        lines.append(line(row))
+    lines += ["```", ""]
+    verdicts = []
+    for row in r["rows"]:
+        kind, target = TEXT_TARGETS[(row["task"], row["baseline"])]
+        ratio = row["baseline_seconds"] / row["ours_seconds"]
+        if kind == "ratio":
+            verdicts.append(f"{row['task'][3:]} against {row['baseline']}: {ratio:.1f}x faster (target {target:g}x, "
+                            f"{'met' if ratio >= target else 'not met'})")
+        else:
+            verdicts.append(f"{row['task'][3:]}: {row['ours_seconds']:g} s (target under {target:g} s, "
+                            f"{'met' if row['ours_seconds'] < target else 'not met'})")
+    lines.append("Against the targets set for this project: " + "; ".join(verdicts) + ".")
+    return "\n".join(lines)
 
 
 def pr_examples() -> str:
@@ -395,7 +508,9 @@ BLOCKS = {"tokenizer": tokenizer, "results": results, "search": search, "seeds":
           "seeds_summary": seeds_summary, "times": times, "times_summary": times_summary, "scale": scale,
           "scale_spark": scale_spark, "scale_summary": scale_summary, "pr_examples": pr_examples,
           "pr_verdicts": pr_verdicts, "peers": peers, "problems_handled": problems_handled,
-          "predict_example": predict_example, "headline": headline, "first_run": first_run, "neighbours_example": neighbours_example}
+          "predict_example": predict_example, "headline": headline, "first_run": first_run, "neighbours_example": neighbours_example,
+          "testbed_spark": lambda: testbed_table(TESTBED_SPARK), "testbed_training": lambda: testbed_table(TESTBED_TRAINING),
+          "testbed_summary": testbed_summary, "text_bench": text_bench, "seeds_reading": seeds_reading}
 PATTERN = re.compile(r"(<!-- generated: (\w+) -->\n)(?:.*?\n)?(<!-- end: \2 -->)", re.S)
 
 
