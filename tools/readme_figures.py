@@ -123,12 +123,16 @@ def search() -> str:
 
 def seeds_summary() -> str:
     """One sentence: the default model's means over the seeds, in and out of domain."""
-    s = load("reports/seeds.json")
+    s, test = load("reports/seeds.json"), load("reports/metrics.json")["test"]
     row = s["summary"]["default"]
+    n, accuracy = test["n"], test["accuracy"]
+    se = (accuracy * (1 - accuracy) / n) ** 0.5
     return (f"Over seeds {', '.join(map(str, s['seeds'][:-1]))} and {s['seeds'][-1]} (one test set, carved by `data.split_seed`) the default "
             f"averages {pct(row['test.accuracy']['mean'])} in domain (± {100 * row['test.accuracy']['std']:.2f}) and "
             f"{pct(row['ood.accuracy']['mean'])} out of domain (± {100 * row['ood.accuracy']['std']:.2f}), "
-            f"ROC AUC {num(row['test.roc_auc']['mean'])} ([seeds](docs/models.md#variance-over-seeds)).")
+            f"ROC AUC {num(row['test.roc_auc']['mean'])} ([seeds](docs/models.md#variance-over-seeds)). The "
+            f"{n:,} test reviews give each accuracy a standard error of about {100 * se:.1f} points: a few tenths "
+            "is within the noise.")
 
 
 def choices(round_: str) -> str:
