@@ -62,3 +62,17 @@ def test_too_many_words_for_64_bit_keys_is_refused():
     counts = NgramCounts(3)
     with pytest.raises(ValueError, match="beyond 64 bits"):
         counts._check_range(3_000_000)
+
+
+def test_a_narrowed_vocabulary_is_the_one_counted_for_fewer_words(texts):
+    train, other = texts
+    wide = NgramCounts(3)
+    x = wide.fit_transform(train)
+    narrow, narrow_x = wide.narrowed(x, 2, 2, 0.9)
+    direct = NgramCounts(2, 2, 0.9)
+    direct_x = direct.fit_transform(train)
+    assert narrow.names() == direct.names() and (narrow.df == direct.df).all()
+    assert (narrow_x != direct_x).nnz == 0
+    assert (narrow.transform(other) != direct.transform(other)).nnz == 0
+    with pytest.raises(ValueError, match="without document-frequency bounds"):
+        direct.narrowed(direct_x, 1)

@@ -48,6 +48,18 @@ class NgramCounts:
         self.keys, self.df = self.keys[keep], df[keep]
         return x[:, np.flatnonzero(keep)]
 
+    def narrowed(self, counts, n: int, min_df: int = 1, max_df: float = 1.0):
+        """(NgramCounts, matrix) for 1..n-grams (n <= self.n) with those bounds, from this one's training matrix
+        `counts`, without counting again: keys sort shorter n-grams first, so theirs are the leading columns."""
+        if n > self.n or self.min_df > 1 or self.max_df < 1:
+            raise ValueError("a narrowed vocabulary needs a wider one fitted without document-frequency bounds")
+        width = int(np.searchsorted(self.keys, self._base(len(self.words), n + 1)))
+        df, texts = self.df[:width], counts.shape[0]
+        keep = np.flatnonzero((df >= min_df) & (df <= max_df * texts))
+        narrow = NgramCounts(n, min_df, max_df)
+        narrow.words, narrow.keys, narrow.df = self.words, self.keys[:width][keep], df[keep]
+        return narrow, counts[:, keep]
+
     def transform(self, texts: list[str]):
         import pyarrow.compute as pc  # pyarrow: not needed by the NumPy-only stages
 
