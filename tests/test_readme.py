@@ -65,6 +65,23 @@ def test_tables_of_choices_show_validation_figures_only(monkeypatch):
     assert all(f"<!-- generated: {name} -->" in page for name in shown)
 
 
+def test_the_pipeline_table_names_the_params_each_stage_declares():
+    """README's stage table, last column, against dvc.yaml: the params a stage re-runs on."""
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    rows = {}
+    for line in (REPO / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 4 and cells[0].strip("`") in stages:
+            rows[cells[0].strip("`")] = re.sub(r"\([^)]*\)", "", cells[3])  # notes in brackets aside
+    assert set(rows) == set(stages)
+    for stage, spec in stages.items():
+        declared = sorted(p for p in spec.get("params", []) if isinstance(p, str))
+        shown = rows[stage].strip() if stage == "check_params" else sorted(re.findall(r"`([^`]+)`", rows[stage]))
+        assert shown == ("all" if stage == "check_params" else declared), stage
+
+
 def slug(heading_html: str) -> str:
     """The anchor GitHub gives a heading: its text, lower case, punctuation dropped, spaces as hyphens."""
     text = html.unescape(re.sub(r"<[^>]+>", "", heading_html)).strip().lower()
