@@ -218,6 +218,9 @@ class Engine:
                 self.session.sparkContext.setLogLevel("OFF")
             except Exception:  # the JVM is gone already: nothing of it can print
                 pass
+            # py4j logs a call that the JVM's end cuts short ("Answer from Java side is empty"), traceback and
+            # all, through Python's logging (seen under load): the stage's own message is the one line
+            logging.disable(logging.CRITICAL)
             self.close()
             _stop_java()  # before the message: nothing of the JVM may print after it
             if gave_up:  # the job was cancelled for want of an executor: that is the message, not Py4J's
