@@ -91,7 +91,9 @@ def fit_tfidf(kind: str, train: list[str], y: np.ndarray, setting: dict, seed: i
     from sklearn.linear_model import SGDClassifier  # scikit-learn: benchmarks and the baseline only
     from sklearn.svm import LinearSVC
 
-    counts, x = tfidf_features(tuple(train), setting["ngrams"])
+    counts, x = counted(tuple(train), setting["ngrams"])
+    counts, x = counts.narrowed(x, setting["ngrams"], min_df=2, max_df=0.9)
+    x = tfidf(x, counts.df, len(train))
     model = (LinearSVC(C=setting["C"], random_state=seed) if kind == "svm" else
              SGDClassifier(loss="modified_huber", alpha=setting["alpha"], max_iter=50, tol=None,
                            random_state=seed)).fit(x, y)
@@ -99,11 +101,20 @@ def fit_tfidf(kind: str, train: list[str], y: np.ndarray, setting: dict, seed: i
                                                                         len(train)))))
 
 
-@functools.lru_cache(maxsize=2)
-def tfidf_features(train: tuple[str, ...], ngrams: int):
-    """The fitted counts and the TF-IDF training matrix, shared by the settings that differ only in C or alpha."""
-    counts = NgramCounts(ngrams, min_df=2, max_df=0.9)
-    return counts, tfidf(counts.fit_transform(list(train)), counts.df, len(train))
+@functools.lru_cache(maxsize=4)
+def counted(train: tuple[str, ...], ngrams: int):
+    """(NgramCounts, counts) of 1-to-`ngrams`-grams without bounds, shared by the settings that differ only in C
+    or alpha; each peer narrows them (stages.baseline's fitters take them so). Emptied before each timed fit, so
+    that a peer's time includes counting its features."""
+    counts = NgramCounts(ngrams)
+    return counts, counts.fit_transform(list(train))
+
+
+def fit_nbsvm_texts(train: list[str], y: np.ndarray, setting: dict, seed: int):
+    """predict(texts) -> P(positive) of the `baseline` stage's NBSVM, on 1-to-`ngrams`-grams."""
+    widest, x = counted(tuple(train), setting["ngrams"])
+    predict = fit_nbsvm((widest, x), y, setting, seed)
+    return lambda texts: predict(widest.transform(list(texts)))
 
 
 # name: (fit(train, y, setting, seed), grid). Each peer gets a grid of the size of the default's own search
@@ -111,7 +122,7 @@ def tfidf_features(train: tuple[str, ...], ngrams: int):
 # n-grams; C (or alpha) and the n-gram range of the linear models.
 PEERS = {
     "fasttext": (fit_fasttext, {"lr": [0.25, 0.5, 1.0], "epoch": [5, 15], "dim": [50, 100], "wordNgrams": [2, 3]}),
-    "nbsvm": (lambda t, y, s, seed: fit_nbsvm(t, y, {**s, "alpha": 1}, seed), {"C": [0.5, 1, 4], "ngrams": [2, 3]}),
+    "nbsvm": (lambda t, y, s, seed: fit_nbsvm_texts(t, y, {**s, "alpha": 1}, seed), {"C": [0.5, 1, 4], "ngrams": [2, 3]}),
     "linear_svc": (lambda t, y, s, seed: fit_tfidf("svm", t, y, s, seed), {"C": [0.1, 0.3, 1.0, 3.0], "ngrams": [2, 3]}),
     "sgd_huber": (lambda t, y, s, seed: fit_tfidf("sgd", t, y, s, seed), {"alpha": [1e-5, 3e-5, 1e-4], "ngrams": [2, 3]}),
 }
@@ -167,6 +178,7 @@ def run(params: dict, peers: list[str]) -> dict:
             validation.append(binary_metrics(y["train"][val_rows], predict(val_texts), 0.5)["accuracy"])
             print(f"  {name} {spelled(setting)}: validation accuracy {validation[-1]:.4f}", flush=True)
         best = settings[int(np.argmax(validation))]  # the first of equals
+        counted.cache_clear()
         with Timer() as t:
             predict = fit(texts["train"], y["train"], best, params["seed"])
         if name == "fasttext":

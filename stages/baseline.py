@@ -44,16 +44,14 @@ def _logreg(c: float, seed: int):
     return LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=1000, random_state=seed)
 
 
-def fit_tfidf_logreg(train: list[str], y: np.ndarray, cfg: dict, seed: int, fitted=None):
-    """Returns predict(texts) -> P(positive). fitted: (NgramCounts, counts) of the same texts for n-grams at
-    least as long, without bounds, to narrow instead of counting again."""
-    if fitted is not None and fitted[0].n >= cfg["ngrams"]:
-        counts, x = fitted[0].narrowed(fitted[1], cfg["ngrams"], cfg["min_df"], cfg["max_df"])
-    else:
-        counts = NgramCounts(cfg["ngrams"], cfg["min_df"], cfg["max_df"])
-        x = counts.fit_transform(train)
-    model = _logreg(cfg["C"], seed).fit(tfidf(x, counts.df, len(train)), y)
-    return lambda texts: model.predict_proba(tfidf(counts.transform(texts), counts.df, len(train)))[:, 1]
+def fit_tfidf_logreg(counted, y: np.ndarray, cfg: dict, seed: int):
+    """Returns predict(wide) -> P(positive), `wide` being texts counted by counted[0] (its `transform`).
+    counted: (NgramCounts, counts) of the training texts, n-grams at least cfg["ngrams"] long and no
+    document-frequency bounds, narrowed here rather than counted again."""
+    counts, x = counted[0].narrowed(counted[1], cfg["ngrams"], cfg["min_df"], cfg["max_df"])
+    n_docs = x.shape[0]
+    model = _logreg(cfg["C"], seed).fit(tfidf(x, counts.df, n_docs), y)
+    return lambda wide: model.predict_proba(tfidf(counts.select(wide), counts.df, n_docs))[:, 1]
 
 
 def nb_ratios(x, y: np.ndarray, alpha: float) -> np.ndarray:
@@ -63,14 +61,11 @@ def nb_ratios(x, y: np.ndarray, alpha: float) -> np.ndarray:
     return np.log((p / p.sum()) / (q / q.sum()))
 
 
-def fit_nbsvm(train: list[str], y: np.ndarray, cfg: dict, seed: int, fitted=None):
+def fit_nbsvm(counted, y: np.ndarray, cfg: dict, seed: int):
+    """Returns predict(wide) -> P(positive); counted and wide as for fit_tfidf_logreg."""
     from scipy import sparse  # SciPy: only the baseline needs it
 
-    if fitted is not None and fitted[0].n >= cfg["ngrams"]:
-        counts, x = fitted[0].narrowed(fitted[1], cfg["ngrams"])
-    else:
-        counts = NgramCounts(cfg["ngrams"])
-        x = counts.fit_transform(train)
+    counts, x = counted[0].narrowed(counted[1], cfg["ngrams"])
 
     def binary(x):
         x = x.copy()
@@ -80,7 +75,7 @@ def fit_nbsvm(train: list[str], y: np.ndarray, cfg: dict, seed: int, fitted=None
     x = binary(x)
     scale = sparse.diags(nb_ratios(x, y, cfg["alpha"]))
     model = _logreg(cfg["C"], seed).fit(x @ scale, y)
-    return lambda texts: model.predict_proba(binary(counts.transform(texts)) @ scale)[:, 1]
+    return lambda wide: model.predict_proba(binary(counts.select(wide)) @ scale)[:, 1]
 
 
 FITTERS = {"tfidf_logreg": fit_tfidf_logreg, "nbsvm": fit_nbsvm}
@@ -96,18 +91,19 @@ def run_baselines(reviews: pd.DataFrame, ood: pd.DataFrame, params: dict, step=Q
     ood_text = token_strings(ood["text"]) if len(ood) else []
     y_train, y_test = train["label"].to_numpy(), test["label"].to_numpy()
     metrics, predictions = {}, pd.DataFrame({"id": test["id"].to_numpy(), "label": y_test})
-    step(f"counting the n-grams of {len(train_text):,} training reviews")
+    step(f"counting the n-grams of {len(train_text) + len(test_text) + len(ood_text):,} texts")
     widest = NgramCounts(max(cfg[name]["ngrams"] for name in MODELS))  # counted once, narrowed for each model
-    fitted = widest, widest.fit_transform(train_text)
+    counted = widest, widest.fit_transform(train_text)
+    wide_test, wide_ood = widest.transform(test_text), widest.transform(ood_text) if len(ood) else None
     for name in MODELS:
         step(f"fitting {name}")
-        predict = FITTERS[name](train_text, y_train, cfg[name], params["seed"], fitted)
+        predict = FITTERS[name](counted, y_train, cfg[name], params["seed"])
         step(f"scoring {name}")
-        p = predict(test_text)
+        p = predict(wide_test)
         predictions[name] = p.round(6)
         metrics[name] = {"test": rounded(binary_metrics(y_test, p, threshold))}
         if len(ood):
-            m = binary_metrics(ood["label"].to_numpy(), predict(ood_text), threshold)
+            m = binary_metrics(ood["label"].to_numpy(), predict(wide_ood), threshold)
             metrics[name]["ood"] = rounded({k: m[k] for k in ("accuracy", "roc_auc", "n")})
     best = max(MODELS, key=lambda n: metrics[n]["test"]["accuracy"])
     metrics["best"] = {"test_accuracy": metrics[best]["test"]["accuracy"],  # numbers only: DVC diffs them

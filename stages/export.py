@@ -94,6 +94,21 @@ def neighbours_markdown(spaces: dict[str, tuple[np.ndarray, list[str]]], probes:
     return "\n".join(lines)
 
 
+def word_sentiment(model, serving, vocabulary: list[str], name: str) -> np.ndarray:
+    """P(positive) of a review that is only the word, for each word of the vocabulary. A model that masks padding
+    (models.MASKED) gives the same for the word's id alone as for the word's review padded to maxlen, which is
+    maxlen times the work (4.7 s against 0.25 s for 50,000 words at maxlen 800); the others read the padding too,
+    and score each word as the raw-text model does."""
+    from stages.lib.models import MASKED  # imports TensorFlow
+
+    if name not in MASKED:
+        return score(with_known_words(serving), vocabulary, 4096)
+    p = np.asarray(model(np.arange(len(vocabulary), dtype=np.int32)[:, None], training=False))[:, 0]
+    if not np.isfinite(p).all():
+        raise SystemExit("export: the model gives a non-finite probability; it is broken, re-train it with `dvc repro`")
+    return p
+
+
 def main(params: dict, step=QUIET) -> None:
     step.expect(8)
     step("importing TensorFlow, loading the model")
@@ -124,8 +139,7 @@ def main(params: dict, step=QUIET) -> None:
         export_saved_model(serving, tmp)
     # After the saves: calling the model traces functions that would then be saved too, changing their bytes.
     step("writing the Projector files")
-    scorer = with_known_words(serving)
-    sentiment = score(scorer, vocabulary, 4096)  # each word alone, as a review
+    sentiment = word_sentiment(model, serving, vocabulary, params["train"]["model"])
     counts = np.bincount(np.load(catalog.TOKEN_IDS.of("train")), minlength=len(vocabulary))
     with atomic_dir(PROJECTOR) as tmp:
         (tmp / "trained").mkdir()
@@ -136,7 +150,7 @@ def main(params: dict, step=QUIET) -> None:
         (tmp / "projector_config.pbtxt").write_text(projector_config({"trained": "trained", "glove": "glove"}))
     step(f"scoring the examples -> {catalog.PREDICT_EXAMPLES.path}")
     examples = params["export"]["examples"]
-    p, unknown = score_batch(scorer, examples)
+    p, unknown = score_batch(with_known_words(serving), examples)
     write_text(catalog.PREDICT_EXAMPLES.path, header(False) + format_rows(1, examples, p, unknown, DEFAULT_THRESHOLD,
                                                                            "tsv"))
     step("drawing the embedding map (t-SNE)")

@@ -207,13 +207,13 @@ def test_each_param_is_read_by_exactly_its_stages(repo, key, value, readers):
 
 # What a real `dvc exp run -S` re-runs: the stages that read the key, then those whose input data changed.
 # Training is deterministic, so an unchanged model stops the chain (validation.features: train runs again on
-# the same data and writes the same model, so evaluate and export do not); Spark's outputs are the local
-# engine's bytes, so nothing after the Spark stages runs again. `maxlen` is test_exp_run_maxlen's.
+# the same data and writes the same model, so evaluate and export do not). `engine.name=spark` stops the same
+# way after the data stages, whose Spark outputs are the local engine's bytes (tests/test_spark.py and the test
+# bed prove the bytes, READERS the stages it re-runs). `maxlen` is test_exp_run_maxlen's.
 PARAM_CASES = [
     ("evaluate.threshold=0.6", {"evaluate", "baseline"}),
     ("validation.features.max_all_padding_share=0.1", {"validate_features", "train"}),
     ("report.max_drop=0.01", set()),
-    ("engine.name=spark", {"download", "validate_raw", "tokenize", "pad", "validate_features"}),
 ]
 
 

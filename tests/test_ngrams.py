@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stages.baseline import token_strings
-from stages.lib.ngrams import NgramCounts, tfidf
+from stages.lib.ngrams import columns_of, NgramCounts, tfidf
 from tests import fixtures
 
 
@@ -74,5 +74,15 @@ def test_a_narrowed_vocabulary_is_the_one_counted_for_fewer_words(texts):
     assert narrow.names() == direct.names() and (narrow.df == direct.df).all()
     assert (narrow_x != direct_x).nnz == 0
     assert (narrow.transform(other) != direct.transform(other)).nnz == 0
+    selected = narrow.select(wide.transform(other))  # other texts counted once, at the widest
+    assert (selected != direct.transform(other)).nnz == 0 and selected.has_sorted_indices
     with pytest.raises(ValueError, match="without document-frequency bounds"):
         direct.narrowed(direct_x, 1)
+
+
+def test_columns_of_a_count_matrix_are_scipys_column_indexing(texts):
+    x = NgramCounts(2).fit_transform(texts[0])
+    for columns in (np.arange(0, x.shape[1], 3), np.array([], int), np.arange(x.shape[1]), np.array([x.shape[1] - 1])):
+        picked = columns_of(x, columns)
+        assert picked.shape == (x.shape[0], len(columns))
+        assert (picked != x[:, columns]).nnz == 0

@@ -1,6 +1,7 @@
 """What people see: Mermaid charts for the pull-request comment, offline plot pages and pictures, `make compare`."""
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -289,3 +290,17 @@ def test_the_embedding_map_is_shown_only_from_a_plain_address(monkeypatch):
     for bad in ("", "javascript:alert(1)", "https://x/a.svg) ![b](https://evil", "https://x/<img>"):
         lines = embedding_map_section("HEAD", url=bad)
         assert not any(line.startswith("![") for line in lines) and "`pipeline-report` artifact" in lines[2]
+
+
+def test_stage_times_splits_one_command_at_dvcs_running_stage_lines():
+    """tools.stage_times times one `dvc repro -f`: each stage from its "Running stage" line to the next one."""
+    from tools.stage_times import timed_stages
+
+    script = ("import time; print(\"Running stage 'slow':\", flush=True); time.sleep(0.6); "
+              "print(\"Running stage 'quick':\", flush=True); time.sleep(0.1)")
+    total, seconds = timed_stages(sys.executable, "-c", script)
+    assert list(seconds) == ["slow", "quick"]
+    assert seconds["slow"] >= 0.5 > seconds["quick"] >= 0.1 - 0.05
+    assert total >= seconds["slow"] + seconds["quick"] - 0.1
+    with pytest.raises(SystemExit, match="failed; nothing written"):
+        timed_stages(sys.executable, "-c", "import sys; print(\"Running stage 'a':\"); sys.exit(3)")

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.xdist_group("streaming")  # one module fixture (the data stages in blocks): on one worker
+
 from tests.conftest import REPO
 from tests.fixtures import tiny_project
 

@@ -231,8 +231,8 @@ def optimizer() -> str:
 
 def times() -> str:
     t = load("reports/stage_times.json")
-    lines = [f"`{t['command']}` (each stage alone with `dvc repro -f -s <stage>`, DVC's bookkeeping included; "
-             f"{t['cores']} cores): {t['total']:g} s in all.", "", "| stage | seconds |", "| --- | --- |"]
+    lines = [f"`{t['command']}` (one `dvc repro -f`, each stage from DVC's line that starts it to the next one, "
+             f"its bookkeeping included; {t['cores']} cores): {t['total']:g} s in all.", "", "| stage | seconds |", "| --- | --- |"]
     lines += [f"| {stage} | {seconds:g} |" for stage, seconds in t["seconds"].items()]
     if "experiment" in t:
         e = t["experiment"]

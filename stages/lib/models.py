@@ -14,6 +14,11 @@ from keras import layers, ops
 from stages.lib.arrays import as_rows
 
 
+# The models that mask padding: a review's probability does not depend on how much padding surrounds its ids
+# (Flatten and Conv1D read every position, padding included).
+MASKED = ("gap", "bilstm", "fasttext", "nb_fasttext")
+
+
 @keras.saving.register_keras_serializable(package="imdb_embeddings")
 class HashedBigrams(layers.Layer):
     """Appends to the word ids one id per adjacent pair, hashed into `buckets` ids after the vocabulary.
@@ -147,12 +152,10 @@ def naive_bayes_ratios(batches, rows: int, alpha: float) -> np.ndarray:
 
     `batches` yields (n-gram ids of a batch of reviews, their 0/1 labels); counts are summed batch by batch.
     """
-    positive, negative = np.zeros(rows), np.zeros(rows)
-    for ids, y in batches:
-        per_id = np.repeat(y.astype(np.float64), ids.shape[1])
-        flat = ids.ravel()
-        positive += np.bincount(flat, weights=per_id, minlength=rows)
-        negative += np.bincount(flat, weights=1.0 - per_id, minlength=rows)
+    positive, negative = np.zeros(rows, np.int64), np.zeros(rows, np.int64)
+    for ids, y in batches:  # unweighted counts: half the time of counting with 0/1 weights
+        positive += np.bincount(ids[y == 1].ravel(), minlength=rows)
+        negative += np.bincount(ids[y != 1].ravel(), minlength=rows)
     seen = positive + negative > 0
     seen[0] = False
     p, q = positive[seen] + alpha, negative[seen] + alpha
@@ -192,7 +195,7 @@ def build_model(name: str, vocab_size: int, dim: int, maxlen: int, dropout: floa
     nb_fasttext's naive-Bayes ratios start at 0: `fit_naive_bayes` sets them from the training reviews.
     """
     fasttext = name in ("fasttext", "nb_fasttext")
-    masked = name in ("gap", "bilstm") or fasttext  # Flatten and Conv1D would read the mask wrongly
+    masked = name in MASKED
     inputs = keras.Input(shape=(maxlen,), dtype="int32", name="token_ids")
     bigrams = fasttext and bigram_buckets > 0  # 0: the word vectors alone
     rows = vocab_size + (bigram_buckets if bigrams else 0)
