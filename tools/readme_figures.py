@@ -238,6 +238,11 @@ def times() -> str:
         e = t["experiment"]
         lines += ["", f"The same run timed `dvc exp run -S {' -S '.join(e['set'])}` from a workspace up to date: "
                       f"{e['seconds']:g} s."]
+    if "imports" in t:
+        i = t["imports"]
+        lines += ["", f"Fixed costs, timed alone in the same run: importing Keras and TensorFlow takes "
+                      f"{i['tensorflow']:g} s, paid by train, evaluate and export each; Great Expectations "
+                      f"{i['great_expectations']:g} s, paid by validate_raw and validate_features."]
     if "targets" in t:
         names = {"total": "forced `dvc repro`", "experiment": f"`dvc exp run -S {' -S '.join(e['set'])}`",
                  "baseline": "`baseline` stage"}

@@ -60,6 +60,16 @@ def timed(*command: str, cwd: str | None = None) -> float:
     return round(time.perf_counter() - start, 1)
 
 
+# What a stage pays before its work, timed alone: the two heavy imports (Keras imports TensorFlow: train, evaluate
+# and export; Great Expectations: validate_raw and validate_features).
+IMPORTS = {"tensorflow": "import keras", "great_expectations": "import great_expectations"}
+
+
+def import_seconds(statement: str, runs: int = 3) -> float:
+    """The median wall seconds of a fresh `python -c <statement>`."""
+    return sorted(timed(sys.executable, "-c", statement) for _ in range(runs))[runs // 2]
+
+
 def time_experiment(sets: list[str]) -> float:
     """Seconds of `dvc exp run -S <sets>` in a worktree of HEAD whose outputs came from the DVC cache."""
     where = tempfile.mkdtemp(prefix="stage-times-")
@@ -87,7 +97,8 @@ def main() -> int:
     print(f"dvc exp run -S {' -S '.join(EXPERIMENT)}: {experiment} s", flush=True)
     report = {"seconds": seconds, "total": total, "cores": os.cpu_count(),
               "machine": platform.machine(), "command": "python -m tools.stage_times",
-              "experiment": {"set": EXPERIMENT, "seconds": experiment}}
+              "experiment": {"set": EXPERIMENT, "seconds": experiment},
+              "imports": {name: import_seconds(statement) for name, statement in IMPORTS.items()}}
     measured = {"total": report["total"], "experiment": experiment, "baseline": seconds.get("baseline")}
     report["targets"] = {key: {"seconds": target, "measured": measured[key],
                                "ratio": round(measured[key] / target, 2)} for key, target in TARGETS.items()
