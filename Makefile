@@ -32,9 +32,10 @@ $(PLOTS_PAGE): $(STAMP)
 repro: setup
 	$(BIN)/dvc repro
 
-# Every test, on both cores (pytest-xdist), with the slowest listed at the end; CI runs this
+# Every test, three workers on the two cores (pytest-xdist: Spark, the test bed and the store wait as much as they
+# compute), with the slowest listed at the end; CI runs this
 test: setup setup-spark
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15 tests
+	$(BIN)/python -m pytest -q -n 3 --dist loadgroup --durations=15 tests
 
 # The fast tier: everything but the tests marked slow in tests/conftest.py (dvc CLI, pipelines, Spark stages, browser)
 test-fast: setup setup-spark

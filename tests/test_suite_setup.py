@@ -1,4 +1,4 @@
-"""The suite's own machinery, as `make test` runs it: `pytest -n 2 --dist loadgroup` keeps an `xdist_group` on one
+"""The suite's own machinery, as `make test` runs it: `pytest -n <workers> --dist loadgroup` keeps an `xdist_group` on one
 worker (the test bed's module fixture of hosts is built once), with the pinned pytest and pytest-xdist."""
 import os
 import subprocess
