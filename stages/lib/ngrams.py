@@ -124,7 +124,7 @@ class NgramCounts:
 
 def columns_of(x, columns: np.ndarray):
     """x[:, columns] of a CSR matrix for increasing column numbers, sorted indices kept: a remapping of x's indices
-    (SciPy's fancy column indexing multiplies by a selection matrix, 10x the time here)."""
+    (SciPy's fancy column indexing multiplies by a selection matrix)."""
     from scipy import sparse  # SciPy: only the baseline needs it
 
     new = np.full(x.shape[1], -1, np.int64)
